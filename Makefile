@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: all install run test lint bench protos clean
+
+all: install
+
+install: $(STAMP)
+
+# torch is pinned to the CPU build that pip finds on this machine; every other package is
+# pinned by constraints.txt so a fresh clone resolves exactly what the tests ran with.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/embedsvc serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+# Regenerate the committed gRPC stubs after editing protos/ (a test checks they agree).
+protos: install
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. \
+		--pyi_out=. protos/embedsvc/v1/*.proto
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

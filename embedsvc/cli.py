@@ -1,0 +1,105 @@
+"""`embedsvc`: serve the API, migrate the store, rebuild an index."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from embedsvc.config import Settings
+from embedsvc.errors import EmbedsvcError
+
+app = typer.Typer(help="Embedding and retrieval service for long documents and source code.",
+                  no_args_is_help=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data dir (SQLite + FAISS) [env EMBEDSVC_DATA_DIR]")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL of the SQL store [env EMBEDSVC_DATABASE_URL]")
+]
+Model = Annotated[str | None, typer.Option(help="Model dir or package [env EMBEDSVC_MODEL]")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Environment first, then any flag the user actually gave."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(error: EmbedsvcError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address [env EMBEDSVC_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [env EMBEDSVC_PORT]")] = None,
+    database_url: DatabaseUrl = None,
+    model: Model = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this key [env EMBEDSVC_API_KEY]")]
+    = None,
+) -> None:
+    """Start the gRPC server; SIGTERM drains requests and saves indexes."""
+    _logging()
+    from embedsvc.server.app import Server
+
+    settings = _settings(
+        data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
+        api_key=api_key,
+    )
+    try:
+        server = Server(settings)
+    except EmbedsvcError as error:
+        _fail(error)
+    server.start()
+    server.wait_for_signal()
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply the SQL schema migrations (the server also does this on start)."""
+    _logging()
+    from embedsvc.storage.database import create_db_engine
+    from embedsvc.storage.database import migrate as run_migrations
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = run_migrations(create_db_engine(settings.resolved_database_url()))
+    typer.echo(f"schema at revision {revision}")
+
+
+@app.command()
+def reindex(
+    collection: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Rebuild a collection's FAISS index from the vectors in the SQL store."""
+    _logging()
+    from embedsvc.storage.store import Store
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        store = Store(settings.data_dir, settings.resolved_database_url())
+        try:
+            size = store.reindex(collection)
+        finally:
+            store.close()
+    except EmbedsvcError as error:
+        _fail(error)
+    typer.echo(f"collection {collection}: {size} vectors indexed")
+
+
+def main() -> None:
+    app()

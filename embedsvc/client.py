@@ -1,0 +1,204 @@
+"""Python client for the embedsvc gRPC API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from embedsvc.v1 import (
+    embedding_pb2,
+    embedding_pb2_grpc,
+    index_pb2,
+    index_pb2_grpc,
+    search_pb2,
+    search_pb2_grpc,
+    types_pb2,
+)
+
+METRICS = {"cosine": index_pb2.METRIC_COSINE, "l2": index_pb2.METRIC_L2}
+
+
+def _struct(data: dict[str, Any] | None) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(data or {})
+    return struct
+
+
+class Client:
+    """Blocking client; every method raises grpc.RpcError with the server's status and message.
+
+    >>> with Client("127.0.0.1:50051") as client:
+    ...     client.create_collection("docs")
+    ...     client.upsert("docs", [{"id": "a", "text": "hello", "metadata": {"lang": "en"}}])
+    ...     client.search("docs", "greeting", k=3)
+    """
+
+    def __init__(
+        self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
+        root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+            self.channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.timeout = timeout
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
+        self.index = index_pb2_grpc.IndexServiceStub(self.channel)
+        self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method: Any, request: Any) -> Any:
+        return method(request, timeout=self.timeout, metadata=self._metadata)
+
+    # -- health and info ---------------------------------------------------------------
+
+    def health(self, service: str = "") -> str:
+        """'SERVING', 'NOT_SERVING', ...; never needs the API key."""
+        response = self._health.Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
+        )
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+
+    def info(self) -> embedding_pb2.InfoResponse:
+        return self._call(self.embedding.Info, embedding_pb2.InfoRequest())
+
+    # -- embedding ---------------------------------------------------------------------
+
+    def embed(
+        self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
+        on_overflow: str = "truncate",
+    ) -> np.ndarray:
+        response = self.embed_raw(texts, normalize, dimensions, on_overflow)
+        return np.array([list(e.values) for e in response.embeddings], dtype=np.float32)
+
+    def embed_raw(
+        self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
+        on_overflow: str = "truncate",
+    ) -> embedding_pb2.EmbedResponse:
+        """The full response, with per-input token counts and truncation flags."""
+        policy = {
+            "truncate": embedding_pb2.OVERFLOW_POLICY_TRUNCATE,
+            "error": embedding_pb2.OVERFLOW_POLICY_ERROR,
+        }[on_overflow]
+        request = embedding_pb2.EmbedRequest(
+            texts=list(texts), normalize=normalize, on_overflow=policy
+        )
+        if dimensions is not None:
+            request.dimensions = dimensions
+        return self._call(self.embedding.Embed, request)
+
+    # -- collections -------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
+        max_chunk_tokens: int = 0,
+    ) -> index_pb2.Collection:
+        return self._call(
+            self.index.CreateCollection,
+            index_pb2.CreateCollectionRequest(
+                name=name, model=model, dimensions=dimensions, metric=METRICS[metric],
+                max_chunk_tokens=max_chunk_tokens,
+            ),
+        )
+
+    def get_collection(self, name: str) -> index_pb2.Collection:
+        return self._call(self.index.GetCollection, index_pb2.GetCollectionRequest(name=name))
+
+    def list_collections(self, page_size: int = 0) -> list[index_pb2.Collection]:
+        """All collections, following pages."""
+        collections, token = [], ""
+        while True:
+            response = self._call(
+                self.index.ListCollections,
+                index_pb2.ListCollectionsRequest(page_size=page_size, page_token=token),
+            )
+            collections.extend(response.collections)
+            token = response.next_page_token
+            if not token:
+                return collections
+
+    def delete_collection(self, name: str) -> None:
+        self._call(self.index.DeleteCollection, index_pb2.DeleteCollectionRequest(name=name))
+
+    # -- documents ---------------------------------------------------------------------
+
+    def upsert(
+        self, collection: str, documents: Iterable[dict[str, Any]]
+    ) -> index_pb2.UpsertDocumentsResponse:
+        """Documents as dicts: id, text, optional language and metadata."""
+        messages = [
+            types_pb2.Document(
+                id=doc["id"], text=doc["text"], language=doc.get("language", ""),
+                metadata=_struct(doc.get("metadata")),
+            )
+            for doc in documents
+        ]
+        return self._call(
+            self.index.UpsertDocuments,
+            index_pb2.UpsertDocumentsRequest(collection=collection, documents=messages),
+        )
+
+    def get_document(self, collection: str, document_id: str) -> index_pb2.GetDocumentResponse:
+        return self._call(
+            self.index.GetDocument,
+            index_pb2.GetDocumentRequest(collection=collection, id=document_id),
+        )
+
+    def list_documents(self, collection: str, page_size: int = 0) -> list[str]:
+        ids, token = [], ""
+        while True:
+            response = self._call(
+                self.index.ListDocuments,
+                index_pb2.ListDocumentsRequest(
+                    collection=collection, page_size=page_size, page_token=token
+                ),
+            )
+            ids.extend(response.ids)
+            token = response.next_page_token
+            if not token:
+                return ids
+
+    def delete_documents(
+        self, collection: str, ids: Sequence[str]
+    ) -> index_pb2.DeleteDocumentsResponse:
+        return self._call(
+            self.index.DeleteDocuments,
+            index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
+        )
+
+    # -- search ------------------------------------------------------------------------
+
+    def search(
+        self, collection: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[search_pb2.Hit]:
+        """Top-k chunks; ``where`` holds metadata equalities that must all hold."""
+        conditions = []
+        for key, value in (where or {}).items():
+            condition = types_pb2.Condition(key=key)
+            json_format.ParseDict(value, condition.equals)
+            conditions.append(condition)
+        request = search_pb2.SearchRequest(
+            collection=collection, query=query, k=k,
+            filter=types_pb2.Filter(conditions=conditions),
+        )
+        return list(self._call(self.searching.Search, request).hits)

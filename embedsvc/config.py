@@ -1,0 +1,40 @@
+"""Server settings: flags override environment variables (EMBEDSVC_*), which override defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can tune; the defaults are the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBEDSVC_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    # Empty = SQLite file inside data_dir. Any SQLAlchemy URL otherwise.
+    database_url: str = ""
+    # Empty = the bundled all-MiniLM-L6-v2. Otherwise a local path or an installed package name.
+    model: str = ""
+    host: str = "127.0.0.1"
+    port: int = 50051
+    workers: int = 8
+    api_key: str = ""
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    max_batch_texts: int = Field(256, ge=1)
+    max_text_chars: int = Field(2_000_000, ge=1)
+    max_documents_per_upsert: int = Field(512, ge=1)
+    max_k: int = Field(1000, ge=1)
+    max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    encode_batch_size: int = Field(32, ge=1)
+    # Seconds in-flight requests get to finish after SIGTERM.
+    shutdown_grace: float = 30.0
+    # Seconds between background saves of changed FAISS indexes.
+    flush_interval: float = 30.0
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'embedsvc.db').resolve()}"

@@ -1,0 +1,200 @@
+"""The product's core in one object: encoder + chunker + store + limits, free of any transport.
+
+The gRPC servicers and the embedded CLIs both call this, so they validate and behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+
+from embedsvc.chunking.types import Chunk
+from embedsvc.chunking.windows import token_windows
+from embedsvc.config import Settings
+from embedsvc.encoding.encoder import Encoder
+from embedsvc.errors import InvalidArgument, NotFound
+from embedsvc.indexing import (
+    DocumentInput,
+    UpsertResult,
+    delete_documents,
+    upsert_documents,
+    validate_documents,
+)
+from embedsvc.retrieval import Condition, Hit, chunk_of, search
+from embedsvc.storage.schema import ChunkRow, DocumentRow
+from embedsvc.storage.store import CollectionInfo, Store
+
+log = logging.getLogger(__name__)
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray
+    token_counts: list[int]
+    truncated: list[bool]
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    document: DocumentInput
+    content_hash: str
+    chunks: list[tuple[int, str, Chunk]]  # (chunk id, content hash, chunk)
+
+
+class Core:
+    """Everything a request can do, for one data dir and one model."""
+
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.encoder = encoder or Encoder(settings.model, settings.encode_batch_size)
+        self.store = Store(settings.data_dir, settings.resolved_database_url())
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- embedding ---------------------------------------------------------------------
+
+    def embed(
+        self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
+        allow_truncation: bool = True,
+    ) -> Embedded:
+        limit = self.settings.max_batch_texts
+        if not texts:
+            raise InvalidArgument("texts is empty; send at least one text")
+        if len(texts) > limit:
+            raise InvalidArgument(
+                f"{len(texts)} texts in one request, more than {limit}; split the batch"
+            )
+        for position, text in enumerate(texts):
+            if not text.strip():
+                raise InvalidArgument(f"texts[{position}] is empty")
+            if len(text) > self.settings.max_text_chars:
+                raise InvalidArgument(
+                    f"texts[{position}] has {len(text)} characters, more than "
+                    f"{self.settings.max_text_chars}"
+                )
+        counts = self.encoder.token_counts(texts)
+        truncated = self.encoder.check_overflow(counts, allow_truncation)
+        vectors = self.encoder.encode(texts, normalize=normalize, dimensions=dimensions)
+        return Embedded(vectors, counts, truncated)
+
+    def chunk(self, text: str, language: str, max_tokens: int) -> list[Chunk]:
+        return token_windows(text, self.encoder.tokenizer, max_tokens)
+
+    # -- collections -------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
+        max_chunk_tokens: int = 0,
+    ) -> CollectionInfo:
+        info = self.encoder.info
+        if model and model != info.name:
+            raise InvalidArgument(
+                f"model {model!r} is not served here; this server runs {info.name!r} "
+                "(leave model empty to use it)"
+            )
+        if not 0 <= dimensions <= info.dimensions:
+            raise InvalidArgument(
+                f"dimensions must be between 1 and {info.dimensions} (0 = all), got {dimensions}"
+            )
+        if not 0 <= max_chunk_tokens <= info.max_tokens or 0 < max_chunk_tokens < 8:
+            raise InvalidArgument(
+                f"max_chunk_tokens must be between 8 and the model's {info.max_tokens} "
+                f"(0 = {info.max_tokens}), got {max_chunk_tokens}"
+            )
+        return self.store.create_collection(
+            name, info.name, info.fingerprint, dimensions or info.dimensions, metric,
+            max_chunk_tokens or info.max_tokens,
+        )
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        return self.store.get_collection(name, with_counts=True)
+
+    def list_collections(
+        self, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[CollectionInfo], str]:
+        size = _page_size(page_size)
+        rows = self.store.list_collections(_after_id(page_token), size + 1)
+        page = [self.store.get_collection(row.name, with_counts=True) for row in rows[:size]]
+        return page, str(rows[size - 1].id) if len(rows) > size else ""
+
+    def delete_collection(self, name: str) -> None:
+        self.store.delete_collection(name)
+
+    def reindex(self, name: str) -> int:
+        return self.store.reindex(name)
+
+    # -- documents ---------------------------------------------------------------------
+
+    def upsert(self, collection: str, documents: Sequence[DocumentInput]) -> list[UpsertResult]:
+        validate_documents(
+            documents, self.settings.max_documents_per_upsert, self.settings.max_text_chars
+        )
+        info = self._writable(collection)
+        return upsert_documents(self.store, self.encoder, self.chunk, info, documents)
+
+    def delete_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+        return delete_documents(self.store, self._writable(collection), ids)
+
+    def get_document(self, collection: str, document_id: str) -> StoredDocument:
+        info = self.store.get_collection(collection)
+        with self.store.sessions() as session:
+            row = session.scalar(
+                select(DocumentRow).where(
+                    DocumentRow.collection_id == info.id, DocumentRow.external_id == document_id
+                )
+            )
+            if row is None:
+                raise NotFound(f"document {document_id!r} is not in collection {collection!r}")
+            chunks = session.scalars(
+                select(ChunkRow).where(ChunkRow.document_id == row.id).order_by(ChunkRow.ordinal)
+            ).all()
+            document = DocumentInput(row.external_id, row.text, row.language, row.metadata_ or {})
+            return StoredDocument(
+                document, row.content_hash, [(c.id, c.content_hash, chunk_of(c)) for c in chunks]
+            )
+
+    def list_documents(
+        self, collection: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[str], str]:
+        info = self.store.get_collection(collection)
+        size = _page_size(page_size)
+        with self.store.sessions() as session:
+            rows = session.execute(
+                select(DocumentRow.id, DocumentRow.external_id)
+                .where(DocumentRow.collection_id == info.id, DocumentRow.id > _after_id(page_token))
+                .order_by(DocumentRow.id).limit(size + 1)
+            ).all()
+        next_token = str(rows[size - 1].id) if len(rows) > size else ""
+        return [row.external_id for row in rows[:size]], next_token
+
+    # -- search ------------------------------------------------------------------------
+
+    def search(
+        self, collection: str, query: str, k: int = 10, conditions: list[Condition] | None = None
+    ) -> list[Hit]:
+        info = self.store.collection_for_model(collection, self.encoder.info.fingerprint)
+        return search(self.store, self.encoder, info, query, k, self.settings.max_k, conditions)
+
+    def _writable(self, collection: str) -> CollectionInfo:
+        return self.store.collection_for_model(collection, self.encoder.info.fingerprint)
+
+
+def _page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}, got {requested}")
+    return requested or DEFAULT_PAGE_SIZE
+
+
+def _after_id(page_token: str) -> int:
+    if not page_token:
+        return 0
+    if not page_token.isdigit():
+        raise InvalidArgument("page_token is not one this server issued; pass next_page_token")
+    return int(page_token)

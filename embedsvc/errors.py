@@ -1,0 +1,36 @@
+"""Domain errors of the core. Each names one gRPC status code, so the server stays a thin shell
+while the core itself never imports gRPC."""
+
+from __future__ import annotations
+
+
+class EmbedsvcError(Exception):
+    """Base class: a request the core refuses, with a message that says what to fix."""
+
+    status: str = "INTERNAL"
+
+
+class InvalidArgument(EmbedsvcError):
+    status = "INVALID_ARGUMENT"
+
+
+class NotFound(EmbedsvcError):
+    status = "NOT_FOUND"
+
+
+class AlreadyExists(EmbedsvcError):
+    status = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(EmbedsvcError):
+    status = "FAILED_PRECONDITION"
+
+
+class ResourceExhausted(EmbedsvcError):
+    status = "RESOURCE_EXHAUSTED"
+
+
+class DataDirLocked(EmbedsvcError):
+    """Another process owns the data dir; the caller should talk to it instead."""
+
+    status = "FAILED_PRECONDITION"

@@ -1,0 +1,1 @@
+"""`indexer`: batch indexing of folders and repositories into an embedsvc store."""

@@ -1,0 +1,147 @@
+"""Shared fixtures: the bundled model (loaded once), SQL backends, and real server processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "EMBEDSVC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from embedsvc.encoding.encoder import Encoder
+
+    return Encoder()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"embedsvc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """Each test gets an empty store: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    from sqlalchemy import create_engine, text
+
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{base}?options=-csearch_path%3D{schema}"
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`embedsvc serve` in a subprocess, talking over a real socket."""
+
+    def __init__(self, data_dir: Path, database_url: str = "", **env: str) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.extra_env = env
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> ServerProcess:
+        env = {**os.environ, **self.extra_env, "EMBEDSVC_FLUSH_INTERVAL": "3600"}
+        if self.database_url:
+            env["EMBEDSVC_DATABASE_URL"] = self.database_url
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "embedsvc"), "serve", "--data-dir", str(self.data_dir),
+                 "--port", str(self.port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.wait_serving(timeout)
+        return self
+
+    def wait_serving(self, timeout: float) -> None:
+        from embedsvc.client import Client
+
+        deadline = time.monotonic() + timeout
+        with Client(self.target, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
+                try:
+                    if client.health() == "SERVING":
+                        return
+                except Exception:  # noqa: BLE001 - not up yet
+                    pass
+                time.sleep(0.3)
+        raise TimeoutError(f"server not SERVING after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def client(self, **kwargs):
+        from embedsvc.client import Client
+
+        return Client(self.target, **kwargs)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator:
+    servers: list[ServerProcess] = []
+
+    def make(data_dir: Path | None = None, database_url: str = "", **env: str) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", database_url, **env)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop(signal.SIGKILL)
