@@ -1,0 +1,116 @@
+"""Every RPC refuses bad input with the right status and a helpful message, and survives it."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+
+from embedsvc.v1 import embedding_pb2, index_pb2, search_pb2, types_pb2
+from tests.conftest import ServerProcess
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = ServerProcess(
+        tmp_path_factory.mktemp("bad") / "data",
+        EMBEDSVC_MAX_BATCH_TEXTS="8", EMBEDSVC_MAX_DOCUMENTS_PER_UPSERT="4",
+        EMBEDSVC_MAX_K="50", EMBEDSVC_MAX_TEXT_CHARS="50000",
+        EMBEDSVC_MAX_REQUEST_BYTES="1000000",
+    ).start()
+    with process.client() as client:
+        client.create_collection("kb")
+        client.upsert("kb", [{"id": "keep", "text": "This document must survive everything."}])
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with server.client() as c:
+        yield c
+
+
+def expect(code: grpc.StatusCode, call, *args, match: str = "", **kwargs) -> str:
+    with pytest.raises(grpc.RpcError) as error:
+        call(*args, **kwargs)
+    assert error.value.code() == code, error.value.details()
+    assert match.lower() in (error.value.details() or "").lower()
+    return error.value.details()
+
+
+def test_embed(client):
+    expect(INVALID, client.embed, [], match="empty")
+    expect(INVALID, client.embed, ["ok", "  "], match="texts[1]")
+    expect(INVALID, client.embed, ["t"] * 9, match="more than 8")
+    expect(INVALID, client.embed, ["t"], dimensions=385, match="dimensions")
+    expect(INVALID, client.embed, ["word " * 400], on_overflow="error", match="tokens")
+    expect(INVALID, client.embed, ["x" * 50001], match="characters")
+    expect(grpc.StatusCode.RESOURCE_EXHAUSTED, client.embed, ["y" * 600_000] * 2)
+
+
+def test_collections(client):
+    expect(INVALID, client.create_collection, "", match="name")
+    expect(INVALID, client.create_collection, "has space", match="name")
+    expect(grpc.StatusCode.ALREADY_EXISTS, client.create_collection, "kb", match="exists")
+    expect(INVALID, client.create_collection, "other", model="bert-large", match="not served")
+    expect(INVALID, client.create_collection, "other", dimensions=999, match="dimensions")
+    expect(INVALID, client.create_collection, "other", max_chunk_tokens=100000,
+           match="max_chunk_tokens")
+    expect(INVALID, client._call, client.index.CreateCollection,
+           index_pb2.CreateCollectionRequest(name="other", metric=9), match="metric")
+    expect(NOT_FOUND, client.get_collection, "missing", match="missing")
+    expect(NOT_FOUND, client.delete_collection, "missing")
+    expect(INVALID, client._call, client.index.ListCollections,
+           index_pb2.ListCollectionsRequest(page_token="zzz"), match="page_token")
+    expect(INVALID, client._call, client.index.ListCollections,
+           index_pb2.ListCollectionsRequest(page_size=100000), match="page_size")
+
+
+def test_documents(client):
+    expect(NOT_FOUND, client.upsert, "missing", [{"id": "a", "text": "x"}])
+    expect(INVALID, client.upsert, "kb", [], match="empty")
+    expect(INVALID, client.upsert, "kb", [{"id": "", "text": "x"}], match="id")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}],
+           match="twice")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "   "}], match="empty")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "nul\x00byte"}], match="NUL")
+    expect(INVALID, client.upsert, "kb", [{"id": str(i), "text": "x"} for i in range(5)],
+           match="more than 4")
+    # A request with one bad document writes nothing at all.
+    expect(INVALID, client.upsert, "kb", [{"id": "fine", "text": "ok"}, {"id": "bad", "text": ""}])
+    expect(NOT_FOUND, client.get_document, "kb", "fine")
+    expect(NOT_FOUND, client.get_document, "missing", "keep")
+    expect(NOT_FOUND, client.list_documents, "missing")
+    expect(INVALID, client._call, client.index.ListDocuments,
+           index_pb2.ListDocumentsRequest(collection="kb", page_token="-1"), match="page_token")
+    expect(INVALID, client.delete_documents, "kb", [], match="empty")
+    expect(NOT_FOUND, client.delete_documents, "missing", ["keep"])
+
+
+def test_search(client):
+    expect(INVALID, client.search, "kb", "   ", match="query")
+    expect(INVALID, client.search, "kb", "q", k=51, match="between 1 and 50")
+    expect(NOT_FOUND, client.search, "missing", "q")
+    expect(INVALID, client.search, "kb", "q", where={"": "x"}, match="key")
+    expect(INVALID, client.search, "kb", "q", where={"tags": {"nested": 1}}, match="tags")
+    no_op = search_pb2.SearchRequest(
+        collection="kb", query="q", filter=types_pb2.Filter(conditions=[types_pb2.Condition(
+            key="k")]))
+    expect(INVALID, client._call, client.searching.Search, no_op, match="operator")
+    value = struct_pb2.Value(list_value=struct_pb2.ListValue(values=[struct_pb2.Value()]))
+    as_list = search_pb2.SearchRequest(
+        collection="kb", query="q",
+        filter=types_pb2.Filter(conditions=[types_pb2.Condition(key="k", equals=value)]))
+    expect(INVALID, client._call, client.searching.Search, as_list)
+
+
+def test_server_survives_and_keeps_data(client):
+    assert client.health() == "SERVING"
+    assert client.get_document("kb", "keep").document.text.startswith("This document")
+    assert client.search("kb", "survive", k=1)[0].document_id == "keep"
+    assert client.info().limits.max_k == 50
+    assert isinstance(client.embed_raw(["still fine"]), embedding_pb2.EmbedResponse)

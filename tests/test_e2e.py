@@ -1,0 +1,160 @@
+"""The service as a user runs it: `embedsvc serve` in its own process, gRPC over a real socket."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from embedsvc.v1 import index_pb2, types_pb2
+
+DOCS = [
+    {"id": "guide/cats.md", "text": "Cats sleep most of the day and love to chase mice.",
+     "metadata": {"section": "pets", "stars": 4}},
+    {"id": "src/app.py", "language": "python",
+     "text": 'def connect(url):\n    """Open a database connection."""\n    return db.open(url)\n',
+     "metadata": {"section": "code", "stars": 5}},
+    {"id": "news/rain.txt", "text": "Heavy rain is expected in Hamburg over the weekend.",
+     "metadata": {"section": "news", "stars": 4}},
+]
+
+
+@pytest.mark.slow
+def test_full_lifecycle_survives_restart(server_factory, database_url):
+    server = server_factory(database_url=database_url).start()
+    with server.client() as client:
+        assert client.health() == "SERVING"
+        created = client.create_collection("kb")
+        assert (created.model, created.dimensions) == ("all-MiniLM-L6-v2", 384)
+        results = client.upsert("kb", DOCS).results
+        assert [r.created for r in results] == [True, True, True]
+
+        hits = client.search("kb", "how do I open a connection to the database", k=3)
+        assert hits[0].document_id == "src/app.py"
+        assert hits[0].chunk.start_line == 1 and hits[0].chunk.end_line == 3
+        assert hits[0].metadata["section"] == "code"
+
+        filtered = client.search("kb", "database connection", k=3, where={"stars": 4})
+        assert {h.document_id for h in filtered} == {"guide/cats.md", "news/rain.txt"}
+        only_news = client.search("kb", "database", k=3, where={"stars": 4, "section": "news"})
+        assert [h.document_id for h in only_news] == ["news/rain.txt"]
+
+        deleted = client.delete_documents("kb", ["guide/cats.md", "nope"])
+        assert list(deleted.deleted) == ["guide/cats.md"] and list(deleted.not_found) == ["nope"]
+        assert "guide/cats.md" not in {h.document_id for h in client.search("kb", "cats", k=3)}
+
+    assert server.stop() == 0
+    server.start()
+    with server.client() as client:
+        collection = client.get_collection("kb")
+        assert (collection.document_count, collection.chunk_count) == (2, 2)
+        assert client.search("kb", "rain in Hamburg", k=1)[0].document_id == "news/rain.txt"
+        document = client.get_document("kb", "src/app.py")
+        assert document.document.text == DOCS[1]["text"]
+        assert document.document.language == "python"
+        chunk = document.chunks[0]
+        assert document.document.text[chunk.start_char:chunk.end_char] == chunk.text
+        assert sorted(client.list_documents("kb", page_size=1)) == ["news/rain.txt", "src/app.py"]
+        client.delete_collection("kb")
+        assert client.list_collections() == []
+
+
+@pytest.mark.slow
+def test_embed_health_and_reflection(server_factory):
+    server = server_factory().start()
+    with server.client() as client:
+        response = client.embed_raw(["a short text", "word " * 400], dimensions=32)
+        assert response.dimensions == 32
+        first, long = response.embeddings
+        assert len(first.values) == 32 and not first.truncated
+        assert long.truncated and long.token_count == 402
+        assert sum(v * v for v in first.values) == pytest.approx(1.0, abs=1e-4)
+        # The bundled model normalizes itself; unnormalized leading dims keep a partial norm.
+        raw = client.embed(["a short text"], normalize=False, dimensions=32)
+        assert float((raw**2).sum()) < 0.99
+
+        info = client.info()
+        assert (info.model, info.max_tokens, info.dimensions, info.layers) == (
+            "all-MiniLM-L6-v2", 256, 384, 6)
+        assert info.limits.max_batch_texts > 0
+
+        stub = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        services = {
+            s.name for r in stub.ServerReflectionInfo(iter([request]))
+            for s in r.list_services_response.service
+        }
+        assert {"embedsvc.v1.EmbeddingService", "embedsvc.v1.IndexService",
+                "embedsvc.v1.SearchService", "grpc.health.v1.Health"} <= services
+
+
+@pytest.mark.slow
+def test_second_writer_on_a_data_dir_is_pointed_to_the_server(server_factory, tmp_path: Path):
+    server = server_factory().start()
+    second = subprocess.run(
+        [str(Path(sys.executable).parent / "embedsvc"), "serve", "--data-dir",
+         str(server.data_dir), "--port", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert second.returncode == 2
+    assert "in use by another embedsvc process" in second.stderr and "--server" in second.stderr
+    indexer = subprocess.run(
+        [str(Path(sys.executable).parent / "indexer"), "collections", "--data-dir",
+         str(server.data_dir)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert indexer.returncode == 2 and "--server" in indexer.stderr
+    with server.client() as client:
+        client.create_collection("kb")
+    remote = subprocess.run(
+        [str(Path(sys.executable).parent / "indexer"), "collections", "--server", server.target,
+         "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert remote.returncode == 0, remote.stderr
+    assert '"name": "kb"' in remote.stdout
+
+
+@pytest.mark.slow
+def test_api_key_guards_everything_but_health(server_factory):
+    server = server_factory(EMBEDSVC_API_KEY="s3cret").start()
+    with server.client() as anonymous:
+        assert anonymous.health() == "SERVING"
+        with pytest.raises(grpc.RpcError) as error:
+            anonymous.info()
+        assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with server.client(api_key="wrong") as wrong, pytest.raises(grpc.RpcError) as error:
+        wrong.list_collections()
+    assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with server.client(api_key="s3cret") as client:
+        assert client.info().model == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.slow
+def test_sigterm_drains_in_flight_requests_and_saves(server_factory):
+    server = server_factory().start()
+    many = [{"id": f"d{i}", "text": f"Paragraph {i}. " + "Some words to embed here. " * 60}
+            for i in range(48)]
+    with server.client(timeout=300) as client:
+        client.create_collection("kb")
+        client.upsert("kb", DOCS)
+        in_flight = client.index.UpsertDocuments.future(
+            index_pb2.UpsertDocumentsRequest(
+                collection="kb",
+                documents=[types_pb2.Document(id=d["id"], text=d["text"]) for d in many],
+            ),
+            timeout=300,
+        )
+        time.sleep(1.0)
+        assert not in_flight.done()
+        server.process.send_signal(signal.SIGTERM)
+        assert len(in_flight.result().results) == 48
+    assert server.process.wait(120) == 0
+    state = next((server.data_dir / "indexes").glob("*/state.json")).read_text()
+    assert '"generation": 2' in state
