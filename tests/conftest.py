@@ -116,7 +116,7 @@ class ServerProcess:
                 try:
                     if client.health() == "SERVING":
                         return
-                except Exception:  # noqa: BLE001 - not up yet
+                except Exception:
                     pass
                 time.sleep(0.3)
         raise TimeoutError(f"server not SERVING after {timeout}s:\n{self.log.read_text()[-3000:]}")

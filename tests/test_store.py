@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,31 @@ def test_dimensions_and_l2_collections(make_core):
         vector = np.frombuffer(raw.first(), dtype="<f4")
     assert vector.shape == (64,)
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_searches_run_while_upserts_write(make_core):
+    """Concurrent reads and writes: no 'database is locked', no torn results."""
+    core = make_core()
+    core.create_collection("docs")
+    core.upsert("docs", DOCS)
+    errors: list[BaseException] = []
+
+    def search_loop() -> None:
+        try:
+            for _ in range(30):
+                hits = core.search("docs", "python language", k=5)
+                assert hits and hits[0].chunk.text
+        except BaseException as error:
+            errors.append(error)
+
+    readers = [threading.Thread(target=search_loop) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    for batch in range(6):
+        core.upsert("docs", [DocumentInput(f"w{batch}-{i}", f"Writer {batch} note {i}.")
+                             for i in range(4)])
+    for reader in readers:
+        reader.join()
+    assert errors == []
+    assert core.get_collection("docs").document_count == 3 + 24
+    assert sql_chunk_ids(core, "docs") == faiss_ids(core, "docs")
