@@ -164,19 +164,27 @@ class Client:
             index_pb2.GetDocumentRequest(collection=collection, id=document_id),
         )
 
-    def list_documents(self, collection: str, page_size: int = 0) -> list[str]:
-        ids, token = [], ""
+    def list_documents(self, collection: str, page_size: int = 0, id_prefix: str = "") -> list[str]:
+        """Every document id (following pages), optionally only those under ``id_prefix``."""
+        return [doc.id for doc in self.document_summaries(collection, page_size, id_prefix)]
+
+    def document_summaries(
+        self, collection: str, page_size: int = 0, id_prefix: str = ""
+    ) -> list[index_pb2.DocumentSummary]:
+        """(id, content_hash, chunk_count) of every document: enough to tell what changed."""
+        summaries, token = [], ""
         while True:
             response = self._call(
                 self.index.ListDocuments,
                 index_pb2.ListDocumentsRequest(
-                    collection=collection, page_size=page_size, page_token=token
+                    collection=collection, page_size=page_size, page_token=token,
+                    id_prefix=id_prefix,
                 ),
             )
-            ids.extend(response.ids)
+            summaries.extend(response.documents)
             token = response.next_page_token
             if not token:
-                return ids
+                return summaries
 
     def delete_documents(
         self, collection: str, ids: Sequence[str]

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from embedsvc.chunking.types import Chunk
 from embedsvc.chunking.windows import token_windows
@@ -38,6 +39,13 @@ class Embedded:
     vectors: np.ndarray
     token_counts: list[int]
     truncated: list[bool]
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    id: str
+    content_hash: str
+    chunk_count: int
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,7 @@ class Core:
         info = self._writable(collection)
         return upsert_documents(self.store, self.encoder, self.chunk, info, documents)
 
-    def delete_documents(self, collection: str, ids: Sequence[str]) -> list[str]:
+    def delete_documents(self, collection: str, ids: Sequence[str]) -> tuple[list[str], int]:
         return delete_documents(self.store, self._writable(collection), ids)
 
     def get_document(self, collection: str, document_id: str) -> StoredDocument:
@@ -153,7 +161,8 @@ class Core:
             if row is None:
                 raise NotFound(f"document {document_id!r} is not in collection {collection!r}")
             chunks = session.scalars(
-                select(ChunkRow).where(ChunkRow.document_id == row.id).order_by(ChunkRow.ordinal)
+                select(ChunkRow).options(defer(ChunkRow.vector))
+                .where(ChunkRow.document_id == row.id).order_by(ChunkRow.ordinal)
             ).all()
             document = DocumentInput(row.external_id, row.text, row.language, row.metadata_ or {})
             return StoredDocument(
@@ -161,29 +170,37 @@ class Core:
             )
 
     def list_documents(
-        self, collection: str, page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[str], str]:
+        self, collection: str, page_size: int = 0, page_token: str = "", id_prefix: str = ""
+    ) -> tuple[list[DocumentSummary], str]:
+        """One page of (id, content hash, chunk count), optionally under an id prefix."""
         info = self.store.get_collection(collection)
         size = _page_size(page_size)
+        chunk_counts = (
+            select(func.count()).select_from(ChunkRow)
+            .where(ChunkRow.document_id == DocumentRow.id).scalar_subquery()
+        )
+        query = (
+            select(DocumentRow.id, DocumentRow.external_id, DocumentRow.content_hash, chunk_counts)
+            .where(DocumentRow.collection_id == info.id, DocumentRow.id > _after_id(page_token))
+            .order_by(DocumentRow.id).limit(size + 1)
+        )
+        if id_prefix:
+            query = query.where(DocumentRow.external_id.startswith(id_prefix, autoescape=True))
         with self.store.sessions() as session:
-            rows = session.execute(
-                select(DocumentRow.id, DocumentRow.external_id)
-                .where(DocumentRow.collection_id == info.id, DocumentRow.id > _after_id(page_token))
-                .order_by(DocumentRow.id).limit(size + 1)
-            ).all()
+            rows = session.execute(query).all()
         next_token = str(rows[size - 1].id) if len(rows) > size else ""
-        return [row.external_id for row in rows[:size]], next_token
+        return [DocumentSummary(r[1], r[2], r[3]) for r in rows[:size]], next_token
 
     # -- search ------------------------------------------------------------------------
 
     def search(
         self, collection: str, query: str, k: int = 10, conditions: list[Condition] | None = None
     ) -> list[Hit]:
-        info = self.store.collection_for_model(collection, self.encoder.info.fingerprint)
+        info = self.store.collection_for_model(collection, self.encoder.fingerprint)
         return search(self.store, self.encoder, info, query, k, self.settings.max_k, conditions)
 
     def _writable(self, collection: str) -> CollectionInfo:
-        return self.store.collection_for_model(collection, self.encoder.info.fingerprint)
+        return self.store.collection_for_model(collection, self.encoder.fingerprint)
 
 
 def _page_size(requested: int) -> int:

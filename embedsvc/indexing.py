@@ -14,11 +14,13 @@ from sqlalchemy import delete, select
 from embedsvc.chunking.types import Chunk
 from embedsvc.encoding.encoder import Encoder
 from embedsvc.errors import InvalidArgument
-from embedsvc.metadata import filterable_entries, validate_metadata
+from embedsvc.metadata import canonical, filterable_entries, validate_metadata
 from embedsvc.storage.schema import ChunkRow, DocumentRow, MetadataEntry
 from embedsvc.storage.store import CollectionInfo, Store, vector_bytes
 
 MAX_DOCUMENT_ID_CHARS = 1024
+# Bound parameters per statement stay well under SQLite's and PostgreSQL's caps.
+MAX_DELETE_IDS = 10_000
 Chunker = Callable[[str, str, int], list[Chunk]]
 
 
@@ -31,8 +33,11 @@ class DocumentInput:
 
     @property
     def content_hash(self) -> str:
-        """Covers everything that shapes the stored document, so equal hashes mean no-op."""
-        payload = json.dumps([self.text, self.language, self.metadata], sort_keys=True)
+        """Covers everything that shapes the stored document, so equal hashes mean no-op.
+
+        Metadata is canonicalized first: over gRPC every number arrives as a double.
+        """
+        payload = json.dumps([self.text, self.language, canonical(self.metadata)], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -43,6 +48,7 @@ class UpsertResult:
     chunks: int
     embedded: int
     reused: int
+    deleted: int
 
 
 def validate_documents(
@@ -100,10 +106,16 @@ def upsert_documents(
             return [_write_document(batch, info, doc, chunked[doc.id], fresh) for doc in documents]
 
 
-def delete_documents(store: Store, info: CollectionInfo, ids: Sequence[str]) -> list[str]:
-    """Delete the documents that exist; returns their ids."""
+def delete_documents(
+    store: Store, info: CollectionInfo, ids: Sequence[str]
+) -> tuple[list[str], int]:
+    """Delete the documents that exist; returns their ids and how many chunks went with them."""
     if not ids:
         raise InvalidArgument("ids is empty; name at least one document to delete")
+    if len(ids) > MAX_DELETE_IDS:
+        raise InvalidArgument(
+            f"{len(ids)} ids in one request, more than {MAX_DELETE_IDS}; split the request"
+        )
     with store.collection_lock(info), store.transaction(info) as batch:
         rows = batch.session.execute(
             select(DocumentRow.id, DocumentRow.external_id).where(
@@ -120,7 +132,7 @@ def delete_documents(store: Store, info: CollectionInfo, ids: Sequence[str]) -> 
                 delete(MetadataEntry).where(MetadataEntry.document_id.in_(row_ids))
             )
             batch.session.execute(delete(DocumentRow).where(DocumentRow.id.in_(row_ids)))
-        return [row.external_id for row in rows]
+        return [row.external_id for row in rows], len(batch.removed_ids)
 
 
 def _existing_chunks(
@@ -171,7 +183,8 @@ def _write_document(batch, info, doc, chunks, fresh) -> UpsertResult:
         session.add(new_row)
         batch.added.append(new_row)
         embedded += 1
-    for stale in (row for rows in old.values() for row in rows):
+    stale_rows = [stale for rows in old.values() for stale in rows]
+    for stale in stale_rows:
         batch.removed_ids.append(stale.id)
         session.delete(stale)
     session.execute(delete(MetadataEntry).where(MetadataEntry.document_id == row.id))
@@ -179,7 +192,7 @@ def _write_document(batch, info, doc, chunks, fresh) -> UpsertResult:
         MetadataEntry(document_id=row.id, key=key, value_json=value)
         for key, value in filterable_entries(doc.metadata).items()
     )
-    return UpsertResult(doc.id, created, len(chunks), embedded, reused)
+    return UpsertResult(doc.id, created, len(chunks), embedded, reused, len(stale_rows))
 
 
 def _place(row: ChunkRow, chunk: Chunk) -> None:

@@ -13,11 +13,20 @@ MAX_FILTER_VALUE_CHARS = 1024
 Scalar = str | int | float | bool | None
 
 
-def canonical_json(value: Scalar) -> str:
-    """One spelling per value, so 3, 3.0 (protobuf has only doubles) and '3' compare right."""
+def canonical(value: Any) -> Any:
+    """The same value with integral floats as ints, at any depth: protobuf has only doubles."""
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value, ensure_ascii=False)
+        return int(value)
+    if isinstance(value, dict):
+        return {key: canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def canonical_json(value: Scalar) -> str:
+    """One spelling per value, so 3 and 3.0 compare equal and '3' does not."""
+    return json.dumps(canonical(value), ensure_ascii=False)
 
 
 def is_scalar(value: Any) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from embedsvc.chunking.types import Chunk
 from embedsvc.encoding.encoder import Encoder
@@ -78,6 +79,7 @@ def _hydrate(store: Store, ranked: list[tuple[int, float]]) -> list[Hit]:
     with store.sessions() as session:
         rows = session.execute(
             select(ChunkRow, DocumentRow.external_id, DocumentRow.metadata_)
+            .options(defer(ChunkRow.vector))
             .join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
             .where(ChunkRow.id.in_([chunk_id for chunk_id, _ in ranked]))
         ).all()

@@ -47,6 +47,7 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
 
         deleted = client.delete_documents("kb", ["guide/cats.md", "nope"])
         assert list(deleted.deleted) == ["guide/cats.md"] and list(deleted.not_found) == ["nope"]
+        assert deleted.chunks_deleted == 1
         assert "guide/cats.md" not in {h.document_id for h in client.search("kb", "cats", k=3)}
 
     assert server.stop() == 0

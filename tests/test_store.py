@@ -72,7 +72,7 @@ def test_upsert_search_filter_delete_and_reopen(make_core):
     by_year = core.search("docs", "x", k=3, conditions=[Condition("year", 1991.0)])
     assert [h.document_id for h in by_year] == ["py"]
 
-    assert core.delete_documents("docs", ["py", "missing"]) == ["py"]
+    assert core.delete_documents("docs", ["py", "missing"]) == (["py"], 1)
     assert all(h.document_id != "py" for h in core.search("docs", "programming", k=3))
     core.close()
 
@@ -96,6 +96,8 @@ def test_upsert_replaces_and_reuses_unchanged_chunks(make_core):
 
     edited = core.upsert("docs", [DocumentInput("long", text + " A brand new closing line.")])[0]
     assert 0 < edited.embedded < edited.chunks
+    assert edited.embedded == edited.chunks - edited.reused
+    assert edited.reused + edited.deleted == first.chunks
     assert sql_chunk_ids(core, "docs") == faiss_ids(core, "docs")
     assert core.get_collection("docs").document_count == 1
 
@@ -137,6 +139,18 @@ def test_collection_errors(make_core):
         core.search("docs", "query", k=0)
     with pytest.raises(NotFound):
         core.get_document("docs", "missing")
+
+
+def test_document_summaries_tell_what_changed(make_core):
+    core = make_core()
+    core.create_collection("docs")
+    core.upsert("docs", [DocumentInput("src/a.py", "x = 1", "python", {"size": 5}),
+                         DocumentInput("src/b.py", "y = 2", "python"),
+                         DocumentInput("src_old/c.py", "z = 3", "python")])
+    page, token = core.list_documents("docs", id_prefix="src/")
+    assert token == "" and [s.id for s in page] == ["src/a.py", "src/b.py"]
+    local = DocumentInput("src/a.py", "x = 1", "python", {"size": 5.0})
+    assert page[0].content_hash == local.content_hash and page[0].chunk_count == 1
 
 
 def test_listing_pages(make_core):

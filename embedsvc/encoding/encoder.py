@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -37,30 +38,52 @@ def slice_dimensions(vectors: np.ndarray, dimensions: int | None, normalize: boo
 
 
 class Encoder:
-    """A sentence-transformers model loaded from disk; one forward pass at a time.
+    """A sentence-transformers model from disk, loaded on first use; one forward pass at a time.
 
-    Inference is serialized by a lock: on a small CPU box two concurrent forward passes only
-    fight over the same cores, and torch modules are not documented as thread-safe.
+    Loading is lazy so that work which needs no inference (an indexing run where nothing
+    changed) never pays for it. Inference is serialized by a lock: on a small CPU box two
+    concurrent forward passes only fight over the same cores.
     """
 
     def __init__(self, model_spec: str = "", batch_size: int = 32) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        path = resolve_model_path(model_spec)
-        self.model = SentenceTransformer(str(path), device="cpu")
-        self.model.eval()
-        self.tokenizer = self.model.tokenizer
+        self.path = resolve_model_path(model_spec)
+        self.name = model_name(self.path)
         self.batch_size = batch_size
-        self.info = ModelInfo(
-            name=model_name(path),
-            path=path,
-            fingerprint=fingerprint(path),
-            max_tokens=int(self.model.max_seq_length),
-            dimensions=int(self.model.get_embedding_dimension()),
-            layers=int(self.model.transformers_model.config.num_hidden_layers),
-        )
         self._lock = threading.Lock()
-        log.info("loaded model %s from %s", self.info.name, path)
+        self._load_lock = threading.Lock()
+        self._model = None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identity of weights + tokenizer, computed from the files without loading the model."""
+        return fingerprint(self.path)
+
+    @property
+    def model(self):
+        with self._load_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+                self._model.eval()
+                log.info("loaded model %s from %s", self.name, self.path)
+            return self._model
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @cached_property
+    def info(self) -> ModelInfo:
+        model = self.model
+        return ModelInfo(
+            name=self.name,
+            path=self.path,
+            fingerprint=self.fingerprint,
+            max_tokens=int(model.max_seq_length),
+            dimensions=int(model.get_embedding_dimension()),
+            layers=int(model.transformers_model.config.num_hidden_layers),
+        )
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text as the model would see them untruncated, special tokens included."""
@@ -90,8 +113,9 @@ class Encoder:
             )
         if not texts:
             return np.zeros((0, dimensions or self.info.dimensions), dtype=np.float32)
+        model = self.model
         with self._lock:
-            vectors = self.model.encode(
+            vectors = model.encode(
                 list(texts),
                 batch_size=self.batch_size,
                 convert_to_numpy=True,

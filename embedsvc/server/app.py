@@ -41,6 +41,7 @@ class Server:
         self.health = health.HealthServicer()
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.core = core or Core(settings)
+        self.core.encoder.info  # noqa: B018 - load the model now: SERVING means ready to embed
         options = [
             ("grpc.max_receive_message_length", settings.max_request_bytes),
             ("grpc.max_send_message_length", settings.max_request_bytes),

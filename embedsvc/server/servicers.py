@@ -125,7 +125,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             results=[
                 index_pb2.DocumentResult(
                     id=r.id, created=r.created, chunks=r.chunks, chunks_embedded=r.embedded,
-                    chunks_reused=r.reused,
+                    chunks_reused=r.reused, chunks_deleted=r.deleted,
                 )
                 for r in results
             ]
@@ -142,18 +142,28 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
 
     @rpc
     def ListDocuments(self, request, context):  # noqa: N802
-        ids, token = self.core.list_documents(
-            request.collection, request.page_size, request.page_token
+        page, token = self.core.list_documents(
+            request.collection, request.page_size, request.page_token, request.id_prefix
         )
-        return index_pb2.ListDocumentsResponse(ids=ids, next_page_token=token)
+        return index_pb2.ListDocumentsResponse(
+            ids=[doc.id for doc in page],
+            documents=[
+                index_pb2.DocumentSummary(
+                    id=doc.id, content_hash=doc.content_hash, chunk_count=doc.chunk_count
+                )
+                for doc in page
+            ],
+            next_page_token=token,
+        )
 
     @rpc
     def DeleteDocuments(self, request, context):  # noqa: N802
         requested = list(request.ids)
-        deleted = self.core.delete_documents(request.collection, requested)
+        deleted, chunks = self.core.delete_documents(request.collection, requested)
         gone = set(deleted)
         return index_pb2.DeleteDocumentsResponse(
-            deleted=deleted, not_found=[i for i in requested if i not in gone]
+            deleted=deleted, not_found=[i for i in requested if i not in gone],
+            chunks_deleted=chunks,
         )
 
 

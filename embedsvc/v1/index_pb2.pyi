@@ -92,18 +92,20 @@ class UpsertDocumentsRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[_types_pb2.Document, _Mapping]]] = ...) -> None: ...
 
 class DocumentResult(_message.Message):
-    __slots__ = ("id", "created", "chunks", "chunks_embedded", "chunks_reused")
+    __slots__ = ("id", "created", "chunks", "chunks_embedded", "chunks_reused", "chunks_deleted")
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_EMBEDDED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_REUSED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
     id: str
     created: bool
     chunks: int
     chunks_embedded: int
     chunks_reused: int
-    def __init__(self, id: _Optional[str] = ..., created: _Optional[bool] = ..., chunks: _Optional[int] = ..., chunks_embedded: _Optional[int] = ..., chunks_reused: _Optional[int] = ...) -> None: ...
+    chunks_deleted: int
+    def __init__(self, id: _Optional[str] = ..., created: _Optional[bool] = ..., chunks: _Optional[int] = ..., chunks_embedded: _Optional[int] = ..., chunks_reused: _Optional[int] = ..., chunks_deleted: _Optional[int] = ...) -> None: ...
 
 class UpsertDocumentsResponse(_message.Message):
     __slots__ = ("results",)
@@ -130,22 +132,36 @@ class GetDocumentResponse(_message.Message):
     def __init__(self, document: _Optional[_Union[_types_pb2.Document, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[_types_pb2.Chunk, _Mapping]]] = ..., content_hash: _Optional[str] = ...) -> None: ...
 
 class ListDocumentsRequest(_message.Message):
-    __slots__ = ("collection", "page_size", "page_token")
+    __slots__ = ("collection", "page_size", "page_token", "id_prefix")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ID_PREFIX_FIELD_NUMBER: _ClassVar[int]
     collection: str
     page_size: int
     page_token: str
-    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    id_prefix: str
+    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., id_prefix: _Optional[str] = ...) -> None: ...
+
+class DocumentSummary(_message.Message):
+    __slots__ = ("id", "content_hash", "chunk_count")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    content_hash: str
+    chunk_count: int
+    def __init__(self, id: _Optional[str] = ..., content_hash: _Optional[str] = ..., chunk_count: _Optional[int] = ...) -> None: ...
 
 class ListDocumentsResponse(_message.Message):
-    __slots__ = ("ids", "next_page_token")
+    __slots__ = ("ids", "next_page_token", "documents")
     IDS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
     next_page_token: str
-    def __init__(self, ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    documents: _containers.RepeatedCompositeFieldContainer[DocumentSummary]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[DocumentSummary, _Mapping]]] = ...) -> None: ...
 
 class DeleteDocumentsRequest(_message.Message):
     __slots__ = ("collection", "ids")
@@ -156,9 +172,11 @@ class DeleteDocumentsRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeleteDocumentsResponse(_message.Message):
-    __slots__ = ("deleted", "not_found")
+    __slots__ = ("deleted", "not_found", "chunks_deleted")
     DELETED_FIELD_NUMBER: _ClassVar[int]
     NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
     deleted: _containers.RepeatedScalarFieldContainer[str]
     not_found: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, deleted: _Optional[_Iterable[str]] = ..., not_found: _Optional[_Iterable[str]] = ...) -> None: ...
+    chunks_deleted: int
+    def __init__(self, deleted: _Optional[_Iterable[str]] = ..., not_found: _Optional[_Iterable[str]] = ..., chunks_deleted: _Optional[int] = ...) -> None: ...
