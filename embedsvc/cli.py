@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -99,6 +100,46 @@ def reindex(
     except EmbedsvcError as error:
         _fail(error)
     typer.echo(f"collection {collection}: {size} vectors indexed")
+
+
+@app.command()
+def chunk(
+    path: Annotated[Path, typer.Argument(help="File to chunk ('-' reads stdin)")],
+    language: Annotated[
+        str | None, typer.Option(help="Code language; default: from the file extension")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Token budget per chunk (0 = model window)")]
+    = 0,
+    overlap_sentences: Annotated[int, typer.Option(help="Prose: sentences of overlap")] = 0,
+    model: Model = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per chunk")] = False,
+) -> None:
+    """Show how a file is chunked: spans, symbols, token counts, context and text."""
+    from embedsvc.core import checked_chunks
+    from embedsvc.encoding.encoder import Encoder
+
+    settings = _settings(model=model)
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    try:
+        chunks = checked_chunks(
+            Encoder(settings.model), settings.max_text_chars, text, language or "",
+            "" if str(path) == "-" else str(path), max_tokens, overlap_sentences,
+        )
+    except EmbedsvcError as error:
+        _fail(error)
+    for item in chunks:
+        record = {
+            "ordinal": item.ordinal, "start_line": item.start_line, "end_line": item.end_line,
+            "start_char": item.start_char, "end_char": item.end_char, "symbol": item.symbol,
+            "kind": item.kind, "token_count": item.token_count, "context": item.context,
+            "text": item.text,
+        }
+        if as_json:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            title = f"{item.start_line}-{item.end_line} {item.kind} {item.symbol}".rstrip()
+            typer.echo(f"--- chunk {item.ordinal}: lines {title} ({item.token_count} tokens)")
+            typer.echo(item.text)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from embedsvc.v1 import (
+    chunking_pb2,
+    chunking_pb2_grpc,
     embedding_pb2,
     embedding_pb2_grpc,
     index_pb2,
@@ -21,6 +23,7 @@ from embedsvc.v1 import (
 )
 
 METRICS = {"cosine": index_pb2.METRIC_COSINE, "l2": index_pb2.METRIC_L2}
+LEVELS = {"chunk": search_pb2.LEVEL_CHUNK, "document": search_pb2.LEVEL_DOCUMENT}
 
 
 def _struct(data: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -56,6 +59,7 @@ class Client:
         self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
         self.index = index_pb2_grpc.IndexServiceStub(self.channel)
         self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
+        self.chunking = chunking_pb2_grpc.ChunkingServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Client:
@@ -194,12 +198,29 @@ class Client:
             index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
         )
 
+    # -- chunking ----------------------------------------------------------------------
+
+    def chunk(
+        self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
+        overlap_sentences: int = 0,
+    ) -> chunking_pb2.ChunkResponse:
+        """How the server would chunk ``text`` (nothing is stored)."""
+        return self._call(
+            self.chunking.Chunk,
+            chunking_pb2.ChunkRequest(
+                text=text, language=language, path=path, max_tokens=max_tokens,
+                overlap_sentences=overlap_sentences,
+            ),
+        )
+
     # -- search ------------------------------------------------------------------------
 
     def search(
-        self, collection: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+        self, collection: str, query: str, k: int = 10, where: dict[str, Any] | None = None,
+        level: str = "chunk",
     ) -> list[search_pb2.Hit]:
-        """Top-k chunks; ``where`` holds metadata equalities that must all hold."""
+        """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
+        equalities that must all hold."""
         conditions = []
         for key, value in (where or {}).items():
             condition = types_pb2.Condition(key=key)
@@ -207,6 +228,6 @@ class Client:
             conditions.append(condition)
         request = search_pb2.SearchRequest(
             collection=collection, query=query, k=k,
-            filter=types_pb2.Filter(conditions=conditions),
+            filter=types_pb2.Filter(conditions=conditions), level=LEVELS[level],
         )
         return list(self._call(self.searching.Search, request).hits)

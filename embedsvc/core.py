@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer
 
+from embedsvc.chunking import chunk_document
 from embedsvc.chunking.types import Chunk
-from embedsvc.chunking.windows import token_windows
 from embedsvc.config import Settings
 from embedsvc.encoding.encoder import Encoder
 from embedsvc.errors import InvalidArgument, NotFound
@@ -31,6 +31,9 @@ from embedsvc.storage.store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 100
+# Below this a chunk cannot hold special tokens, a context line and some text.
+MIN_CHUNK_TOKENS = 16
+MAX_OVERLAP_SENTENCES = 8
 MAX_PAGE_SIZE = 1000
 
 
@@ -92,8 +95,21 @@ class Core:
         vectors = self.encoder.encode(texts, normalize=normalize, dimensions=dimensions)
         return Embedded(vectors, counts, truncated)
 
-    def chunk(self, text: str, language: str, max_tokens: int) -> list[Chunk]:
-        return token_windows(text, self.encoder.tokenizer, max_tokens)
+    def chunk(
+        self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
+        overlap_sentences: int = 0,
+    ) -> list[Chunk]:
+        return checked_chunks(
+            self.encoder, self.settings.max_text_chars, text, language, path, max_tokens,
+            overlap_sentences,
+        )
+
+    def _chunk_document(self, document: DocumentInput, max_tokens: int) -> list[Chunk]:
+        """How a stored document is chunked: its language, else its id's extension."""
+        return chunk_document(
+            document.text, self.encoder.tokenizer, max_tokens,
+            language=document.language or None, path=document.id,
+        )
 
     # -- collections -------------------------------------------------------------------
 
@@ -111,9 +127,10 @@ class Core:
             raise InvalidArgument(
                 f"dimensions must be between 1 and {info.dimensions} (0 = all), got {dimensions}"
             )
-        if not 0 <= max_chunk_tokens <= info.max_tokens or 0 < max_chunk_tokens < 8:
+        if not 0 <= max_chunk_tokens <= info.max_tokens or 0 < max_chunk_tokens < MIN_CHUNK_TOKENS:
             raise InvalidArgument(
-                f"max_chunk_tokens must be between 8 and the model's {info.max_tokens} "
+                f"max_chunk_tokens must be between {MIN_CHUNK_TOKENS} and the model's "
+                f"{info.max_tokens} "
                 f"(0 = {info.max_tokens}), got {max_chunk_tokens}"
             )
         return self.store.create_collection(
@@ -145,7 +162,7 @@ class Core:
             documents, self.settings.max_documents_per_upsert, self.settings.max_text_chars
         )
         info = self._writable(collection)
-        return upsert_documents(self.store, self.encoder, self.chunk, info, documents)
+        return upsert_documents(self.store, self.encoder, self._chunk_document, info, documents)
 
     def delete_documents(self, collection: str, ids: Sequence[str]) -> tuple[list[str], int]:
         return delete_documents(self.store, self._writable(collection), ids)
@@ -194,13 +211,40 @@ class Core:
     # -- search ------------------------------------------------------------------------
 
     def search(
-        self, collection: str, query: str, k: int = 10, conditions: list[Condition] | None = None
+        self, collection: str, query: str, k: int = 10, conditions: list[Condition] | None = None,
+        level: str = "chunk",
     ) -> list[Hit]:
         info = self.store.collection_for_model(collection, self.encoder.fingerprint)
-        return search(self.store, self.encoder, info, query, k, self.settings.max_k, conditions)
+        return search(
+            self.store, self.encoder, info, query, k, self.settings.max_k, conditions, level
+        )
 
     def _writable(self, collection: str) -> CollectionInfo:
         return self.store.collection_for_model(collection, self.encoder.fingerprint)
+
+
+def checked_chunks(
+    encoder: Encoder, max_text_chars: int, text: str, language: str = "", path: str = "",
+    max_tokens: int = 0, overlap_sentences: int = 0,
+) -> list[Chunk]:
+    """Chunks of ``text``: code by AST when the language (or path extension) names one, prose
+    by sentence blocks; ``max_tokens`` 0 = the model's window. Validates like every RPC."""
+    window = encoder.info.max_tokens
+    if not text.strip():
+        raise InvalidArgument("text is empty")
+    if len(text) > max_text_chars:
+        raise InvalidArgument(f"text has {len(text)} characters, more than {max_text_chars}")
+    if not 0 <= max_tokens <= window or 0 < max_tokens < MIN_CHUNK_TOKENS:
+        raise InvalidArgument(
+            f"max_tokens must be between {MIN_CHUNK_TOKENS} and the model's {window} "
+            f"(0 = {window}), got {max_tokens}"
+        )
+    if not 0 <= overlap_sentences <= MAX_OVERLAP_SENTENCES:
+        raise InvalidArgument(f"overlap_sentences must be between 0 and {MAX_OVERLAP_SENTENCES}")
+    return chunk_document(
+        text, encoder.tokenizer, max_tokens or window, language=language or None,
+        path=path or None, overlap_sentences=overlap_sentences,
+    )
 
 
 def _page_size(requested: int) -> int:

@@ -11,17 +11,18 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from embedsvc.aggregation import mean_vector
 from embedsvc.chunking.types import Chunk
 from embedsvc.encoding.encoder import Encoder
 from embedsvc.errors import InvalidArgument
 from embedsvc.metadata import canonical, filterable_entries, validate_metadata
 from embedsvc.storage.schema import ChunkRow, DocumentRow, MetadataEntry
-from embedsvc.storage.store import CollectionInfo, Store, vector_bytes
+from embedsvc.storage.store import CollectionInfo, Store, vector_bytes, vectors_of
 
 MAX_DOCUMENT_ID_CHARS = 1024
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's caps.
 MAX_DELETE_IDS = 10_000
-Chunker = Callable[[str, str, int], list[Chunk]]
+Chunker = Callable[["DocumentInput", int], list[Chunk]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class UpsertResult:
     embedded: int
     reused: int
     deleted: int
+    tokens_embedded: int
 
 
 def validate_documents(
@@ -89,7 +91,7 @@ def upsert_documents(
 
     The whole request is one SQL transaction: after a crash either all of it is stored or none.
     """
-    chunked = {doc.id: chunker(doc.text, doc.language, info.max_chunk_tokens) for doc in documents}
+    chunked = {doc.id: chunker(doc, info.max_chunk_tokens) for doc in documents}
     with store.collection_lock(info):
         existing = _existing_chunks(store, info, [doc.id for doc in documents])
         to_embed: dict[str, str] = {}
@@ -132,6 +134,7 @@ def delete_documents(
                 delete(MetadataEntry).where(MetadataEntry.document_id.in_(row_ids))
             )
             batch.session.execute(delete(DocumentRow).where(DocumentRow.id.in_(row_ids)))
+            batch.documents_removed.extend(row_ids)
         return [row.external_id for row in rows], len(batch.removed_ids)
 
 
@@ -169,10 +172,13 @@ def _write_document(batch, info, doc, chunks, fresh) -> UpsertResult:
     if not created:
         for old_row in session.scalars(select(ChunkRow).where(ChunkRow.document_id == row.id)):
             old[old_row.content_hash].append(old_row)
-    embedded = reused = 0
+    embedded = reused = tokens = 0
+    chunk_vectors: list[bytes] = []
     for chunk in chunks:
         if old[chunk.content_hash]:
-            _place(old[chunk.content_hash].pop(), chunk)
+            kept = old[chunk.content_hash].pop()
+            _place(kept, chunk)
+            chunk_vectors.append(kept.vector)
             reused += 1
             continue
         new_row = ChunkRow(
@@ -180,9 +186,13 @@ def _write_document(batch, info, doc, chunks, fresh) -> UpsertResult:
             content_hash=chunk.content_hash, vector=vector_bytes(fresh[chunk.content_hash]),
         )
         _place(new_row, chunk)
+        chunk_vectors.append(new_row.vector)
         session.add(new_row)
         batch.added.append(new_row)
         embedded += 1
+        tokens += chunk.token_count
+    row.vector = vector_bytes(mean_vector(vectors_of(chunk_vectors, info.dimensions)))
+    batch.documents_added.append(row)
     stale_rows = [stale for rows in old.values() for stale in rows]
     for stale in stale_rows:
         batch.removed_ids.append(stale.id)
@@ -192,7 +202,7 @@ def _write_document(batch, info, doc, chunks, fresh) -> UpsertResult:
         MetadataEntry(document_id=row.id, key=key, value_json=value)
         for key, value in filterable_entries(doc.metadata).items()
     )
-    return UpsertResult(doc.id, created, len(chunks), embedded, reused, len(stale_rows))
+    return UpsertResult(doc.id, created, len(chunks), embedded, reused, len(stale_rows), tokens)
 
 
 def _place(row: ChunkRow, chunk: Chunk) -> None:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
+from embedsvc.aggregation import DEFAULT_METHOD, document_scores
 from embedsvc.chunking.types import Chunk
 from embedsvc.encoding.encoder import Encoder
 from embedsvc.errors import InvalidArgument
 from embedsvc.metadata import canonical_json, is_scalar
 from embedsvc.storage.schema import ChunkRow, DocumentRow, MetadataEntry
-from embedsvc.storage.store import CollectionInfo, Store
+from embedsvc.storage.store import CollectionInfo, Store, vectors_of
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,28 @@ class Condition:
 
 @dataclass(frozen=True)
 class Hit:
+    """A chunk hit; at document level, the document's best chunk and its top chunks as evidence."""
+
     document_id: str
     score: float
     chunk_id: int
     chunk: Chunk
     content_hash: str
     metadata: dict[str, Any]
+    evidence: list[tuple[int, str, Chunk]] = field(default_factory=list)
+
+
+LEVELS = ("chunk", "document")
+EVIDENCE_CHUNKS = 3
 
 
 def search(
     store: Store, encoder: Encoder, info: CollectionInfo, query: str, k: int, max_k: int,
-    conditions: list[Condition] | None = None,
+    conditions: list[Condition] | None = None, level: str = "chunk",
 ) -> list[Hit]:
+    """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document"."""
+    if level not in LEVELS:
+        raise InvalidArgument(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if not query.strip():
         raise InvalidArgument("query is empty")
     if not 1 <= k <= max_k:
@@ -51,25 +62,78 @@ def search(
                 f"filter on {condition.key!r}: only string, number, bool or null values compare"
             )
     vector = encoder.encode([query], normalize=info.metric == "cosine", dimensions=info.dimensions)
-    allowed = _matching_chunk_ids(store, info, conditions) if conditions else None
-    ranked = store.index(info).search(vector[0], k, allowed)
-    return _hydrate(store, ranked)
+    allowed = _matching(store, info, conditions) if conditions else (None, None)
+    if level == "document":
+        return _search_documents(store, info, vector[0], k, *allowed)
+    return _hydrate(store, store.index(info).chunks.search(vector[0], k, allowed[1]))
 
 
-def _matching_chunk_ids(
+def _matching(
     store: Store, info: CollectionInfo, conditions: list[Condition]
-) -> np.ndarray:
-    """Every chunk id of the documents that satisfy all conditions (evaluated in SQL)."""
-    query = select(ChunkRow.id).join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
-    query = query.where(DocumentRow.collection_id == info.id)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the documents that satisfy all conditions (evaluated in SQL), and of their chunks."""
+    documents = select(DocumentRow.id).where(DocumentRow.collection_id == info.id)
     for condition in conditions:
         matching = select(MetadataEntry.document_id).where(
             MetadataEntry.key == condition.key,
             MetadataEntry.value_json == canonical_json(condition.equals),
         )
-        query = query.where(DocumentRow.id.in_(matching))
+        documents = documents.where(DocumentRow.id.in_(matching))
     with store.sessions() as session:
-        return np.fromiter(session.scalars(query), dtype=np.int64)
+        document_ids = np.fromiter(session.scalars(documents), dtype=np.int64)
+        chunk_ids = np.fromiter(
+            session.scalars(select(ChunkRow.id).where(ChunkRow.document_id.in_(documents))),
+            dtype=np.int64,
+        )
+    return document_ids, chunk_ids
+
+
+def _search_documents(
+    store: Store, info: CollectionInfo, query: np.ndarray, k: int,
+    allowed_documents: np.ndarray | None, allowed_chunks: np.ndarray | None,
+) -> list[Hit]:
+    """Candidates from the document index and from the best chunks, ranked by DEFAULT_METHOD
+    over all their chunks: a long document is found by its best passage and by its whole."""
+    vectors = store.index(info)
+    pool = max(4 * k, 50)
+    by_document = vectors.documents.search(query, pool, allowed_documents)
+    by_chunk = vectors.chunks.search(query, pool, allowed_chunks)
+    with store.sessions() as session:
+        candidates = {doc_id for doc_id, _ in by_document} | set(session.scalars(
+            select(ChunkRow.document_id).where(ChunkRow.id.in_([i for i, _ in by_chunk]))
+        ))
+        rows = session.execute(
+            select(ChunkRow, DocumentRow.external_id, DocumentRow.metadata_)
+            .join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
+            .where(ChunkRow.document_id.in_(candidates))
+            .order_by(ChunkRow.document_id, ChunkRow.ordinal)
+        ).all()
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row[0].document_id, []).append(row)
+    if not grouped:
+        return []
+    documents = list(grouped.values())
+    unit_query = query / max(float(np.linalg.norm(query)), 1e-12)
+    matrices = [_unit_rows(vectors_of([r[0].vector for r in doc], info.dimensions))
+                for doc in documents]
+    scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
+    hits = []
+    for position in np.argsort(-scores)[:k]:
+        doc, matrix = documents[position], matrices[position]
+        best = np.argsort(-(matrix @ unit_query))[:EVIDENCE_CHUNKS]
+        top = doc[best[0]][0]
+        hits.append(Hit(
+            doc[0][1], float(scores[position]), top.id, chunk_of(top), top.content_hash,
+            doc[0][2] or {},
+            [(doc[i][0].id, doc[i][0].content_hash, chunk_of(doc[i][0])) for i in best],
+        ))
+    return hits
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, so L2 collections score documents by cosine too."""
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
 def _hydrate(store: Store, ranked: list[tuple[int, float]]) -> list[Hit]:

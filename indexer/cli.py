@@ -1,73 +1,208 @@
-"""`indexer`: work on an embedsvc store directly (--data-dir) or through a server (--server)."""
+"""`indexer`: index folders and repositories into embedsvc, embedded (--data-dir) or remote
+(--server). With --json, stdout carries only JSON; progress and logs go to stderr."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from embedsvc.errors import EmbedsvcError
+from indexer.backends import Backend, EmbeddedBackend, RemoteBackend
+from indexer.job import IndexOptions, run_index
 
-app = typer.Typer(help="Batch indexing for embedsvc.", no_args_is_help=True)
+app = typer.Typer(help="Index folders and repositories into embedsvc collections.",
+                  no_args_is_help=True)
+stderr = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option(help="Data dir to work on directly (embedded mode)")]
-Server = Annotated[
-    str | None, typer.Option(help="HOST:PORT of a running embedsvc server (remote mode)")
-]
+Server = Annotated[str | None, typer.Option(help="HOST:PORT of a running server (remote mode)")]
+ApiKey = Annotated[str, typer.Option(envvar="EMBEDSVC_API_KEY", help="API key for --server")]
+Collection = Annotated[str, typer.Option("--collection", "-c", help="Collection name")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout")]
 
 
-def _collections_embedded(data_dir: Path) -> list[dict]:
-    from embedsvc.config import Settings
-    from embedsvc.storage.store import Store
+def _emit(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
-    settings = Settings(data_dir=data_dir)
-    store = Store(settings.data_dir, settings.resolved_database_url())
+
+@contextmanager
+def _backend(data_dir: Path, server: str | None, api_key: str) -> Iterator[Backend]:
+    """Open the backend; any refusal becomes one clear line on stderr and exit code 2."""
+    import grpc
+
+    backend: Backend | None = None
     try:
-        names = [info.name for info in store.list_collections(limit=None)]
-        return [
-            {"name": c.name, "model": c.model, "dimensions": c.dimensions,
-             "documents": c.document_count, "chunks": c.chunk_count}
-            for c in (store.get_collection(name, with_counts=True) for name in names)
-        ]
+        backend = RemoteBackend(server, api_key) if server else EmbeddedBackend(data_dir)
+        yield backend
+    except EmbedsvcError as error:
+        stderr.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+    except grpc.RpcError as error:
+        stderr.print(f"[red]error:[/red] {server}: {error.code().name}: {error.details()}",
+                     highlight=False)
+        raise typer.Exit(2) from None
     finally:
-        store.close()
+        if backend is not None:
+            backend.close()
 
 
-def _collections_remote(server: str) -> list[dict]:
-    from embedsvc.client import Client
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=stderr, transient=False,
+    )
 
-    with Client(server) as client:
-        return [
-            {"name": c.name, "model": c.model, "dimensions": c.dimensions,
-             "documents": c.document_count, "chunks": c.chunk_count}
-            for c in client.list_collections()
-        ]
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Folders or files to index", exists=True)],
+    collection: Collection,
+    data_dir: DataDir = Path("./data"), server: Server = None, api_key: ApiKey = "",
+    include: Annotated[list[str], typer.Option(help="Only paths matching this glob")] = [],  # noqa: B006
+    exclude: Annotated[list[str], typer.Option(help="Skip paths matching this glob")] = [],  # noqa: B006
+    max_bytes: Annotated[int, typer.Option(help="Skip files larger than this")] = 1_000_000,
+    prune: Annotated[bool, typer.Option(help="Delete documents whose file disappeared")] = True,
+    dims: Annotated[int, typer.Option(help="Dimensions of a new collection (0 = all)")] = 0,
+    max_chunk_tokens: Annotated[int, typer.Option(help="Chunk budget of a new collection")] = 0,
+    as_json: Json = False,
+) -> None:
+    """Index PATHS incrementally: only new or changed files are chunked and embedded."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    options = IndexOptions(
+        include=include, exclude=exclude, max_bytes=max_bytes, prune=prune,
+        collection_options={"dimensions": dims, "max_chunk_tokens": max_chunk_tokens},
+        skip_dirs=[] if server else [data_dir],
+    )
+    with _backend(data_dir, server, api_key) as backend, _progress() as bar:
+        task = bar.add_task("files to embed", total=None, rate="")
+        started = time.monotonic()
+
+        def report(done: int, total: int, tokens: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{tokens / elapsed:,.0f} tok/s")
+
+        summary = run_index(backend, paths, collection, options, report)
+    if as_json:
+        _emit(summary.as_json())
+        return
+    for problem in summary.problems:
+        stderr.print(f"  {problem['path']}: {problem.get('error') or problem.get('skipped')}",
+                     highlight=False)
+    stderr.print(
+        f"files: {summary.seen} seen, {summary.new} new, {summary.changed} changed, "
+        f"{summary.unchanged} unchanged, {summary.deleted} deleted, {summary.failed} failed, "
+        f"{summary.skipped} skipped | chunks: {summary.embedded} embedded, {summary.reused} "
+        f"reused, {summary.chunks_deleted} deleted | {summary.seconds:.1f}s",
+        highlight=False,
+    )
+
+
+def _filters(filters: list[str]) -> dict[str, Any]:
+    where: dict[str, Any] = {}
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r}: use key=value", param_hint="--filter")
+        where[key] = value
+    return where
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="The query (or use --queries)")] = None,
+    collection: Collection = ...,  # type: ignore[assignment]
+    k: Annotated[int, typer.Option("--k", help="Hits per query")] = 10,
+    level: Annotated[str, typer.Option(help="chunk or document")] = "chunk",
+    filters: Annotated[list[str], typer.Option("--filter", help="key=value")] = [],  # noqa: B006
+    queries: Annotated[Path | None, typer.Option(help="File with one query per line")] = None,
+    data_dir: DataDir = Path("./data"), server: Server = None, api_key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """Search a collection; with --queries, answer every line in one process, in order."""
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give either QUERY or --queries FILE")
+    if level not in ("chunk", "document"):
+        raise typer.BadParameter("use chunk or document", param_hint="--level")
+    where = _filters(filters)
+    lines = [query] if query is not None else [
+        line.strip() for line in queries.read_text().splitlines() if line.strip()
+    ]
+    with _backend(data_dir, server, api_key) as backend:
+        for line in lines:
+            hits = backend.search(collection, line, k, level, where)
+            if as_json:
+                _emit({"query": line, "hits": hits})
+                continue
+            typer.echo(f"# {line}")
+            for rank, hit in enumerate(hits, 1):
+                where_text = f"{hit['document_id']}:{hit['start_line']}-{hit['end_line']}"
+                symbol = f" {hit['symbol']}" if hit["symbol"] else ""
+                typer.echo(f"{rank:>3}. {hit['score']:.3f} {where_text}{symbol}")
+
+
+@app.command()
+def stats(
+    collection: Collection, data_dir: DataDir = Path("./data"), server: Server = None,
+    api_key: ApiKey = "", as_json: Json = False,
+) -> None:
+    """Documents, chunks and settings of a collection."""
+    with _backend(data_dir, server, api_key) as backend:
+        data = backend.stats(collection)
+    if as_json:
+        _emit(data)
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def delete(
+    doc_ids: Annotated[list[str], typer.Argument(help="Document ids to delete")],
+    collection: Collection, data_dir: DataDir = Path("./data"), server: Server = None,
+    api_key: ApiKey = "", as_json: Json = False,
+) -> None:
+    """Delete documents by id."""
+    with _backend(data_dir, server, api_key) as backend:
+        deleted, chunks = backend.delete(collection, doc_ids)
+    missing = [doc_id for doc_id in doc_ids if doc_id not in set(deleted)]
+    if as_json:
+        _emit({"deleted": deleted, "not_found": missing, "chunks_deleted": chunks})
+    else:
+        typer.echo(f"deleted {len(deleted)} documents ({chunks} chunks); not found: {missing}")
 
 
 @app.command()
 def collections(
-    data_dir: DataDir = Path("./data"), server: Server = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
+    data_dir: DataDir = Path("./data"), server: Server = None, api_key: ApiKey = "",
+    as_json: Json = False,
 ) -> None:
     """List the collections of a store."""
-    try:
-        rows = _collections_remote(server) if server else _collections_embedded(data_dir)
-    except EmbedsvcError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+    with _backend(data_dir, server, api_key) as backend:
+        rows = backend.collections()
     if as_json:
-        sys.stdout.write(json.dumps(rows) + "\n")
+        _emit(rows)
         return
     for row in rows:
         typer.echo(f"{row['name']}\t{row['documents']} documents\t{row['chunks']} chunks")
-
-
-@app.callback()
-def main_options() -> None:
-    """Index folders and repositories into embedsvc collections."""
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -69,6 +70,25 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
     with engine.connect() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+@pytest.fixture
+def make_core(tmp_path: Path, database_url: str, encoder):
+    """Open cores on one data dir and database; each is closed at the end."""
+    from embedsvc.config import Settings
+    from embedsvc.core import Core
+
+    cores: list[Core] = []
+
+    def make() -> Core:
+        core = Core(Settings(data_dir=tmp_path / "data", database_url=database_url), encoder)
+        cores.append(core)
+        return core
+
+    yield make
+    for core in cores:
+        with contextlib.suppress(Exception):
+            core.close()
 
 
 def free_port() -> int:

@@ -108,6 +108,18 @@ def test_search(client):
     expect(INVALID, client._call, client.searching.Search, as_list)
 
 
+def test_chunk(client):
+    expect(INVALID, client.chunk, "  ", match="empty")
+    expect(INVALID, client.chunk, "text", max_tokens=4096, match="max_tokens")
+    expect(INVALID, client.chunk, "text", overlap_sentences=99, match="overlap")
+    expect(INVALID, client.chunk, "x" * 50001, match="characters")
+
+
+def test_search_level(client):
+    bad_level = search_pb2.SearchRequest(collection="kb", query="q", level=7)
+    expect(INVALID, client._call, client.searching.Search, bad_level, match="level")
+
+
 def test_server_survives_and_keeps_data(client):
     assert client.health() == "SERVING"
     assert client.get_document("kb", "keep").document.text.startswith("This document")

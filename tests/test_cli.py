@@ -10,6 +10,7 @@ from pathlib import Path
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.indexing import DocumentInput
+from embedsvc.storage.database import head_revision
 
 EMBEDSVC = str(Path(sys.executable).parent / "embedsvc")
 
@@ -24,7 +25,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_migrate_creates_the_schema(tmp_path: Path):
     result = run("migrate", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
-    assert "schema at revision 0001" in result.stdout
+    assert f"schema at revision {head_revision()}" in result.stdout
     assert (tmp_path / "d" / "embedsvc.db").exists()
 
 

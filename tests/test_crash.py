@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from embedsvc.storage.schema import ChunkRow, CollectionRow
-from embedsvc.storage.vectors import VectorIndex
+from embedsvc.storage.vectors import CollectionVectors
 from embedsvc.v1 import index_pb2, types_pb2
 
 WORDS = [
@@ -56,8 +56,9 @@ def test_sigkill_mid_upsert_then_restart_is_consistent(server_factory, database_
         collection = connection.execute(select(CollectionRow.id, CollectionRow.generation)).one()
         sql_ids = set(connection.scalars(select(ChunkRow.id)))
     engine.dispose()
-    index, generation = VectorIndex.load(server.data_dir / "indexes" / str(collection.id))
-    assert set(index.ids().tolist()) == sql_ids
+    saved, generation = CollectionVectors.load(server.data_dir / "indexes" / str(collection.id))
+    assert set(saved.chunks.ids().tolist()) == sql_ids
+    assert len(saved.documents) == len(stored)
     assert generation == collection.generation
 
 

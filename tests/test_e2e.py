@@ -45,6 +45,10 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
         only_news = client.search("kb", "database", k=3, where={"stars": 4, "section": "news"})
         assert [h.document_id for h in only_news] == ["news/rain.txt"]
 
+        documents = client.search("kb", "weather forecast", k=2, level="document")
+        assert [h.document_id for h in documents][:1] == ["news/rain.txt"]
+        assert documents[0].evidence[0].text == documents[0].chunk.text
+
         deleted = client.delete_documents("kb", ["guide/cats.md", "nope"])
         assert list(deleted.deleted) == ["guide/cats.md"] and list(deleted.not_found) == ["nope"]
         assert deleted.chunks_deleted == 1
@@ -85,6 +89,13 @@ def test_embed_health_and_reflection(server_factory):
             "all-MiniLM-L6-v2", 256, 384, 6)
         assert info.limits.max_batch_texts > 0
 
+        chunked = client.chunk(
+            "class Greeter:\n    def hello(self):\n        return 'hi'\n", path="greet.py"
+        )
+        assert chunked.language == "python"
+        assert chunked.chunks[0].start_line == 1 and chunked.chunks[-1].end_line == 3
+        assert "Greeter" in " ".join(c.symbol for c in chunked.chunks)
+
         stub = reflection_pb2_grpc.ServerReflectionStub(client.channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         services = {
@@ -92,7 +103,8 @@ def test_embed_health_and_reflection(server_factory):
             for s in r.list_services_response.service
         }
         assert {"embedsvc.v1.EmbeddingService", "embedsvc.v1.IndexService",
-                "embedsvc.v1.SearchService", "grpc.health.v1.Health"} <= services
+                "embedsvc.v1.SearchService", "embedsvc.v1.ChunkingService",
+                "grpc.health.v1.Health"} <= services
 
 
 @pytest.mark.slow

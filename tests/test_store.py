@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.errors import (
     AlreadyExists,
@@ -22,7 +20,6 @@ from embedsvc.errors import (
 from embedsvc.indexing import DocumentInput
 from embedsvc.retrieval import Condition
 from embedsvc.storage.schema import ChunkRow, CollectionRow
-from embedsvc.storage.vectors import VectorIndex
 
 DOCS = [
     DocumentInput("cats", "The cat sat on the mat and purred at the fish.", "", {"topic": "pets"}),
@@ -33,21 +30,6 @@ DOCS = [
 ]
 
 
-@pytest.fixture
-def make_core(tmp_path: Path, database_url: str, encoder):
-    cores: list[Core] = []
-
-    def make() -> Core:
-        core = Core(Settings(data_dir=tmp_path / "data", database_url=database_url), encoder)
-        cores.append(core)
-        return core
-
-    yield make
-    for core in cores:
-        with contextlib.suppress(Exception):
-            core.close()
-
-
 def sql_chunk_ids(core: Core, name: str) -> set[int]:
     info = core.store.get_collection(name)
     with core.store.sessions() as session:
@@ -55,7 +37,7 @@ def sql_chunk_ids(core: Core, name: str) -> set[int]:
 
 
 def faiss_ids(core: Core, name: str) -> set[int]:
-    return set(core.store.index(core.store.get_collection(name)).ids().tolist())
+    return set(core.store.index(core.store.get_collection(name)).chunks.ids().tolist())
 
 
 def test_upsert_search_filter_delete_and_reopen(make_core):
@@ -199,7 +181,6 @@ def test_stale_faiss_file_is_repaired_on_open(make_core, tmp_path: Path):
     # Simulate a crash after the SQL commits but before the index was saved again.
     (index_dir / "chunks.faiss").write_bytes(saved[0])
     (index_dir / "state.json").write_bytes(saved[1])
-    assert VectorIndex.load(index_dir)[0].ids().tolist() != []
 
     repaired = make_core()
     assert sql_chunk_ids(repaired, "docs") == faiss_ids(repaired, "docs")
@@ -225,7 +206,7 @@ def test_dimensions_and_l2_collections(make_core):
         core.upsert(name, DOCS)
         assert core.search(name, "python language", k=1)[0].document_id == "py"
     small = core.store.get_collection("small")
-    assert core.store.index(small).dimensions == 64
+    assert core.store.index(small).chunks.dimensions == 64
     with core.store.sessions() as session:
         raw = session.scalars(select(ChunkRow.vector).where(ChunkRow.collection_id == small.id))
         vector = np.frombuffer(raw.first(), dtype="<f4")

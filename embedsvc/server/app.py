@@ -14,8 +14,15 @@ from grpc_reflection.v1alpha import reflection
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.server.auth import ApiKeyInterceptor
-from embedsvc.server.servicers import EmbeddingServicer, IndexServicer, SearchServicer
+from embedsvc.server.servicers import (
+    ChunkingServicer,
+    EmbeddingServicer,
+    IndexServicer,
+    SearchServicer,
+)
 from embedsvc.v1 import (
+    chunking_pb2,
+    chunking_pb2_grpc,
     embedding_pb2,
     embedding_pb2_grpc,
     index_pb2,
@@ -29,6 +36,7 @@ SERVICE_NAMES = [
     embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
     index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name,
     search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
+    chunking_pb2.DESCRIPTOR.services_by_name["ChunkingService"].full_name,
 ]
 MAX_CONCURRENT_RPCS = 256
 
@@ -58,6 +66,9 @@ class Server:
         )
         index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(self.core), self.grpc)
         search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(self.core), self.grpc)
+        chunking_pb2_grpc.add_ChunkingServiceServicer_to_server(
+            ChunkingServicer(self.core), self.grpc
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], self.grpc

@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 import grpc
 
 from embedsvc import __version__
+from embedsvc.chunking import resolve_language
 from embedsvc.core import Core
 from embedsvc.errors import EmbedsvcError, InvalidArgument
 from embedsvc.server import convert
 from embedsvc.v1 import (
+    chunking_pb2,
+    chunking_pb2_grpc,
     embedding_pb2,
     embedding_pb2_grpc,
     index_pb2,
@@ -23,6 +26,11 @@ from embedsvc.v1 import (
 )
 
 log = logging.getLogger(__name__)
+LEVELS = {
+    search_pb2.LEVEL_UNSPECIFIED: "chunk",
+    search_pb2.LEVEL_CHUNK: "chunk",
+    search_pb2.LEVEL_DOCUMENT: "document",
+}
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
@@ -126,6 +134,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
                 index_pb2.DocumentResult(
                     id=r.id, created=r.created, chunks=r.chunks, chunks_embedded=r.embedded,
                     chunks_reused=r.reused, chunks_deleted=r.deleted,
+                    tokens_embedded=r.tokens_embedded,
                 )
                 for r in results
             ]
@@ -167,15 +176,34 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         )
 
 
+class ChunkingServicer(chunking_pb2_grpc.ChunkingServiceServicer):
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    @rpc
+    def Chunk(self, request, context):  # noqa: N802
+        chunks = self.core.chunk(
+            request.text, request.language, request.path, request.max_tokens,
+            request.overlap_sentences,
+        )
+        language = resolve_language(request.language or None, request.path or None) or ""
+        return chunking_pb2.ChunkResponse(
+            chunks=[convert.chunk_out(0, chunk.content_hash, chunk) for chunk in chunks],
+            language=language,
+        )
+
+
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     def __init__(self, core: Core) -> None:
         self.core = core
 
     @rpc
     def Search(self, request, context):  # noqa: N802
+        if request.level not in LEVELS:
+            raise InvalidArgument(f"unknown level {request.level}; use CHUNK or DOCUMENT")
         hits = self.core.search(
             request.collection, request.query, request.k or 10,
-            convert.conditions_in(request.filter),
+            convert.conditions_in(request.filter), LEVELS[request.level],
         )
         return search_pb2.SearchResponse(
             hits=[
@@ -183,6 +211,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                     document_id=hit.document_id, score=hit.score,
                     chunk=convert.chunk_out(hit.chunk_id, hit.content_hash, hit.chunk),
                     metadata=convert.dict_to_struct(hit.metadata),
+                    evidence=[convert.chunk_out(*chunk) for chunk in hit.evidence],
                 )
                 for hit in hits
             ]

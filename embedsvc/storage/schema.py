@@ -67,6 +67,8 @@ class DocumentRow(Base):
     language: Mapped[str] = mapped_column(String(64), default="")
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # The aggregated chunk vector (float32 bytes) that finds the document at document level.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now
     )

@@ -27,7 +27,7 @@ from embedsvc.errors import AlreadyExists, FailedPrecondition, InvalidArgument, 
 from embedsvc.storage.database import create_db_engine, migrate
 from embedsvc.storage.lock import DataDirLock
 from embedsvc.storage.schema import ChunkRow, CollectionRow, DocumentRow, MetadataEntry
-from embedsvc.storage.vectors import METRICS, VectorIndex
+from embedsvc.storage.vectors import METRICS, CollectionVectors, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,13 @@ class CollectionInfo:
 
 @dataclass
 class WriteBatch:
-    """What one transaction changes in FAISS: chunk ids removed, chunk rows added."""
+    """What one transaction changes in FAISS: chunks and document vectors removed and added."""
 
     session: Session
     removed_ids: list[int] = field(default_factory=list)
     added: list[ChunkRow] = field(default_factory=list)
+    documents_removed: list[int] = field(default_factory=list)
+    documents_added: list[DocumentRow] = field(default_factory=list)
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
@@ -76,7 +78,7 @@ class Store:
             self.engine = create_db_engine(database_url)
             migrate(self.engine)
             self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-            self._indexes: dict[int, VectorIndex] = {}
+            self._indexes: dict[int, CollectionVectors] = {}
             self._write_lock = threading.RLock()
             self._collection_locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
             for info in self.list_collections(limit=None):
@@ -111,9 +113,9 @@ class Store:
                     f"collection {name!r} already exists; pick another name or delete it first"
                 ) from None
             info = _info(row)
-            index = VectorIndex(dimensions, metric)
-            index.save(self._index_dir(info.id), 0)
-            self._indexes[info.id] = index
+            vectors = CollectionVectors.empty(dimensions, metric)
+            vectors.save(self._index_dir(info.id), 0)
+            self._indexes[info.id] = vectors
         return info
 
     def get_collection(self, name: str, with_counts: bool = False) -> CollectionInfo:
@@ -187,13 +189,13 @@ class Store:
                     update(CollectionRow).where(CollectionRow.id == info.id)
                     .values(generation=CollectionRow.generation + 1)
                 )
-            index = self.index(info)
+            vectors = self.index(info)
             try:
-                index.remove(np.array(batch.removed_ids, dtype=np.int64))
-                index.add(
-                    np.array([row.id for row in batch.added], dtype=np.int64),
-                    vectors_of([row.vector for row in batch.added], info.dimensions),
-                )
+                vectors.chunks.remove(np.array(batch.removed_ids, dtype=np.int64))
+                vectors.chunks.add(*_ids_and_vectors(batch.added, info.dimensions))
+                replaced = [row.id for row in batch.documents_added]
+                vectors.documents.remove(np.array(batch.documents_removed + replaced, np.int64))
+                vectors.documents.add(*_ids_and_vectors(batch.documents_added, info.dimensions))
             except Exception:
                 log.exception("FAISS update failed for %s; re-syncing from SQL", info.name)
                 self._indexes[info.id] = self._open_index(info)
@@ -201,11 +203,11 @@ class Store:
 
     # -- vectors -----------------------------------------------------------------------
 
-    def index(self, info: CollectionInfo) -> VectorIndex:
-        index = self._indexes.get(info.id)
-        if index is None:
+    def index(self, info: CollectionInfo) -> CollectionVectors:
+        vectors = self._indexes.get(info.id)
+        if vectors is None:
             raise NotFound(f"collection {info.name!r} was deleted")
-        return index
+        return vectors
 
     def flush(self) -> None:
         """Save every index changed since its last save, with the generation it reflects."""
@@ -224,7 +226,7 @@ class Store:
         with self._write_lock:
             shutil.rmtree(self._index_dir(info.id), ignore_errors=True)
             self._indexes[info.id] = self._open_index(info)
-            return len(self._indexes[info.id])
+            return len(self._indexes[info.id].chunks)
 
     def close(self) -> None:
         try:
@@ -236,11 +238,16 @@ class Store:
     def _index_dir(self, collection_id: int) -> Path:
         return self.data_dir / "indexes" / str(collection_id)
 
-    def _open_index(self, info: CollectionInfo) -> VectorIndex:
-        """Load the saved index and make it hold exactly the chunk ids that SQL holds."""
+    def _open_index(self, info: CollectionInfo) -> CollectionVectors:
+        """Load the saved indexes and make them hold exactly what SQL holds.
+
+        Chunk rows never change their vector, so the chunk index is repaired by an id diff.
+        A document keeps its id when its vector changes, so a stale document index is rebuilt.
+        """
         directory = self._index_dir(info.id)
-        loaded = VectorIndex.load(directory)
-        index, generation = loaded if loaded else (VectorIndex(info.dimensions, info.metric), -1)
+        loaded, generation = CollectionVectors.load(directory)
+        vectors = loaded or CollectionVectors.empty(info.dimensions, info.metric)
+        index = vectors.chunks
         with self.sessions() as session:
             sql_ids = np.fromiter(
                 session.scalars(select(ChunkRow.id).where(ChunkRow.collection_id == info.id)),
@@ -258,18 +265,29 @@ class Store:
                 rows = session.execute(
                     select(ChunkRow.id, ChunkRow.vector).where(ChunkRow.id.in_(ids.tolist()))
                 ).all()
-                index.add(
-                    np.array([r.id for r in rows], dtype=np.int64),
-                    vectors_of([r.vector for r in rows], info.dimensions),
-                )
+                index.add(*_ids_and_vectors(rows, info.dimensions))
+            if generation != current:
+                vectors.documents = VectorIndex(info.dimensions, info.metric)
+                rows = session.execute(
+                    select(DocumentRow.id, DocumentRow.vector).where(
+                        DocumentRow.collection_id == info.id, DocumentRow.vector.is_not(None)
+                    )
+                ).all()
+                vectors.documents.add(*_ids_and_vectors(rows, info.dimensions))
         if len(extra) or len(missing) or generation != current:
             if len(extra) or len(missing):
                 log.warning(
                     "collection %s: FAISS index repaired from SQL (%d stale, %d missing)",
                     info.name, len(extra), len(missing),
                 )
-            index.save(directory, current or 0)
-        return index
+            vectors.save(directory, current or 0)
+        return vectors
+
+
+def _ids_and_vectors(rows: list, dimensions: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of rows that have ``id`` and ``vector`` attributes."""
+    ids = np.array([row.id for row in rows], dtype=np.int64)
+    return ids, vectors_of([row.vector for row in rows], dimensions)
 
 
 def _info(row: CollectionRow, documents: int = 0, chunks: int = 0) -> CollectionInfo:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -77,28 +78,61 @@ class VectorIndex:
             (int(i), sign * float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
         ]
 
-    def save(self, directory: Path, generation: int) -> None:
-        """Write the index, then its generation, each by atomic rename: a crash leaves either the
-        old or the new pair, and a stale pair is detected and repaired from SQL on the next open."""
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, path: Path) -> None:
         with self._lock:
-            _atomic_write(directory / "chunks.faiss", faiss.serialize_index(self._index).tobytes())
+            _atomic_write(path, faiss.serialize_index(self._index).tobytes())
             self.dirty = False
-        state = {"generation": generation, "dimensions": self.dimensions, "metric": self.metric}
+
+    @classmethod
+    def load(cls, path: Path, dimensions: int, metric: str) -> VectorIndex | None:
+        """The saved index, or None when it is missing, unreadable or of the wrong shape."""
+        try:
+            index = faiss.deserialize_index(np.frombuffer(path.read_bytes(), dtype=np.uint8))
+        except (OSError, ValueError, RuntimeError):
+            return None
+        return cls(dimensions, metric, index) if index.d == dimensions else None
+
+
+@dataclass
+class CollectionVectors:
+    """A collection's chunk index and document index, saved with the SQL generation they reflect.
+
+    Each file is replaced by atomic rename and the generation is written last, so after a crash
+    a stale or half-saved set is detected on the next open and repaired from SQL.
+    """
+
+    chunks: VectorIndex
+    documents: VectorIndex
+
+    @classmethod
+    def empty(cls, dimensions: int, metric: str) -> CollectionVectors:
+        return cls(VectorIndex(dimensions, metric), VectorIndex(dimensions, metric))
+
+    @property
+    def dirty(self) -> bool:
+        return self.chunks.dirty or self.documents.dirty
+
+    def save(self, directory: Path, generation: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.chunks.save(directory / "chunks.faiss")
+        self.documents.save(directory / "documents.faiss")
+        state = {"generation": generation, "dimensions": self.chunks.dimensions,
+                 "metric": self.chunks.metric}
         _atomic_write(directory / "state.json", json.dumps(state).encode())
 
     @classmethod
-    def load(cls, directory: Path) -> tuple[VectorIndex, int] | None:
-        """The saved index and the generation it reflects, or None if nothing usable is saved."""
+    def load(cls, directory: Path) -> tuple[CollectionVectors | None, int]:
+        """What was saved and its generation; parts that cannot be used come back as None/-1."""
         try:
             state = json.loads((directory / "state.json").read_text())
-            raw = np.frombuffer((directory / "chunks.faiss").read_bytes(), dtype=np.uint8)
-            index = faiss.deserialize_index(raw)
-        except (OSError, ValueError, RuntimeError):
-            return None
-        if index.d != state["dimensions"]:
-            return None
-        return cls(state["dimensions"], state["metric"], index), int(state["generation"])
+            dimensions, metric = int(state["dimensions"]), str(state["metric"])
+        except (OSError, ValueError, KeyError):
+            return None, -1
+        chunks = VectorIndex.load(directory / "chunks.faiss", dimensions, metric)
+        documents = VectorIndex.load(directory / "documents.faiss", dimensions, metric)
+        if chunks is None or documents is None:
+            return None, -1
+        return cls(chunks, documents), int(state["generation"])
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -92,20 +92,22 @@ class UpsertDocumentsRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[_types_pb2.Document, _Mapping]]] = ...) -> None: ...
 
 class DocumentResult(_message.Message):
-    __slots__ = ("id", "created", "chunks", "chunks_embedded", "chunks_reused", "chunks_deleted")
+    __slots__ = ("id", "created", "chunks", "chunks_embedded", "chunks_reused", "chunks_deleted", "tokens_embedded")
     ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_EMBEDDED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_REUSED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_EMBEDDED_FIELD_NUMBER: _ClassVar[int]
     id: str
     created: bool
     chunks: int
     chunks_embedded: int
     chunks_reused: int
     chunks_deleted: int
-    def __init__(self, id: _Optional[str] = ..., created: _Optional[bool] = ..., chunks: _Optional[int] = ..., chunks_embedded: _Optional[int] = ..., chunks_reused: _Optional[int] = ..., chunks_deleted: _Optional[int] = ...) -> None: ...
+    tokens_embedded: int
+    def __init__(self, id: _Optional[str] = ..., created: _Optional[bool] = ..., chunks: _Optional[int] = ..., chunks_embedded: _Optional[int] = ..., chunks_reused: _Optional[int] = ..., chunks_deleted: _Optional[int] = ..., tokens_embedded: _Optional[int] = ...) -> None: ...
 
 class UpsertDocumentsResponse(_message.Message):
     __slots__ = ("results",)

@@ -1,0 +1,171 @@
+"""One indexing run: walk, diff against the store by content hash, upsert, prune, summarize.
+
+Every batch is one atomic upsert, so a run killed at any point leaves whole documents; the
+next run sees them as unchanged and finishes the rest. Nothing is embedded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedsvc.errors import EmbedsvcError
+from embedsvc.indexing import DocumentInput
+from indexer.backends import Backend
+from indexer.walk import Skipped, SourceFile, Unreadable, root_prefixes, walk
+
+log = logging.getLogger(__name__)
+BATCH_DOCUMENTS = 8
+BATCH_CHARS = 400_000
+
+
+@dataclass
+class Summary:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    embedded: int = 0
+    reused: int = 0
+    chunks_deleted: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "files": {"seen": self.seen, "new": self.new, "changed": self.changed,
+                      "unchanged": self.unchanged, "deleted": self.deleted,
+                      "failed": self.failed, "skipped": self.skipped},
+            "chunks": {"embedded": self.embedded, "reused": self.reused,
+                       "deleted": self.chunks_deleted},
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+            "problems": self.problems,
+        }
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    max_bytes: int = 1_000_000
+    prune: bool = True
+    skip_dirs: Sequence[Path] = ()  # e.g. the data dir itself, when it lies under a root
+    collection_options: dict[str, Any] = field(default_factory=dict)
+
+
+Progress = Callable[[int, int, int], None]  # (documents done, documents to do, tokens so far)
+
+
+def run_index(
+    backend: Backend, roots: Sequence[Path], collection: str, options: IndexOptions,
+    progress: Progress | None = None,
+) -> Summary:
+    started = time.monotonic()
+    summary = Summary()
+    backend.ensure_collection(collection, options.collection_options)
+    prefixes = root_prefixes(roots)
+    stored: dict[str, str] = {}
+    for prefix in sorted(set(prefixes)):
+        stored.update(backend.summaries(collection, prefix))
+
+    pending: list[tuple[DocumentInput, bool]] = []
+    present: set[str] = set()
+    files = walk(roots, options.include, options.exclude, options.max_bytes, options.skip_dirs)
+    for item in files:
+        present.add(item.doc_id)
+        if isinstance(item, Skipped):
+            summary.skipped += 1
+            summary.problems.append({"path": item.doc_id, "skipped": item.reason})
+            continue
+        summary.seen += 1
+        if isinstance(item, Unreadable):
+            _fail(summary, item.doc_id, item.error)
+            continue
+        document = _document(item)
+        known = stored.get(item.doc_id)
+        if known == document.content_hash:
+            summary.unchanged += 1
+        else:
+            pending.append((document, known is None))
+
+    done = 0
+    if progress:
+        progress(done, len(pending), 0)
+    for batch in _batches(pending):
+        _upsert(backend, collection, batch, summary)
+        done += len(batch)
+        if progress:
+            progress(done, len(pending), summary.tokens)
+
+    if options.prune:
+        gone = [doc_id for doc_id in stored if doc_id not in present]
+        for start in range(0, len(gone), 1000):
+            deleted, chunks = backend.delete(collection, gone[start : start + 1000])
+            summary.deleted += len(deleted)
+            summary.chunks_deleted += chunks
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _document(source: SourceFile) -> DocumentInput:
+    return DocumentInput(source.doc_id, source.text, source.language, source.metadata)
+
+
+def _batches(pending: list[tuple[DocumentInput, bool]]) -> list[list[tuple[DocumentInput, bool]]]:
+    """Requests of a bounded number of documents and characters."""
+    batches, current, size = [], [], 0
+    for item in pending:
+        if current and (len(current) >= BATCH_DOCUMENTS or size + len(item[0].text) > BATCH_CHARS):
+            batches.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += len(item[0].text)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _upsert(
+    backend: Backend, collection: str, batch: list[tuple[DocumentInput, bool]], summary: Summary
+) -> None:
+    """Upsert a batch; if the server refuses it, retry one by one so one bad file fails alone."""
+    try:
+        results = backend.upsert(collection, [document for document, _ in batch])
+    except Exception as error:
+        if len(batch) == 1:
+            _fail(summary, batch[0][0].id, _message(error))
+            return
+        for item in batch:
+            _upsert(backend, collection, [item], summary)
+        return
+    for (_, is_new), result in zip(batch, results, strict=True):
+        if is_new:
+            summary.new += 1
+        else:
+            summary.changed += 1
+        summary.embedded += result["embedded"]
+        summary.reused += result["reused"]
+        summary.chunks_deleted += result["deleted"]
+        summary.tokens += result["tokens"]
+
+
+def _fail(summary: Summary, doc_id: str, message: str) -> None:
+    summary.failed += 1
+    summary.problems.append({"path": doc_id, "error": message})
+    log.warning("%s: %s", doc_id, message)
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, EmbedsvcError):
+        return str(error)
+    details = getattr(error, "details", None)
+    return details() if callable(details) else str(error)

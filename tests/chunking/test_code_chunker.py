@@ -1,0 +1,359 @@
+"""AST chunking of code: units, symbols, context, fallbacks, budget, coverage, edit stability."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from embedsvc.chunking import chunk_document, resolve_language
+from embedsvc.chunking.code import chunk_code
+from embedsvc.chunking.types import Chunk
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+PYTHON = textwrap.dedent(
+    '''\
+    """Shapes."""
+    import math
+    from typing import Protocol
+
+    SCALE = 2.0
+    UNIT = "cm"
+
+
+    def helper(x: float) -> float:
+        """Scale a length."""
+        return x * SCALE
+
+
+    class Shape(Base):
+        """A shape with an area and a perimeter, measured in the module's unit."""
+
+        sides = 0
+
+        def area(self) -> float:
+            """Area of the shape in square units, scaled by the module factor."""
+            return helper(self.width) * helper(self.height) + math.pi * 0
+
+        # The perimeter is the sum of all sides.
+        @property
+        def perimeter(self) -> float:
+            total = 0.0
+            for side in self.sides_list:
+                total += helper(side)
+            return total
+    '''
+)
+
+
+def by_symbol(chunks: list[Chunk]) -> dict[str, Chunk]:
+    return {c.symbol: c for c in chunks}
+
+
+def test_python_definitions_symbols_and_context(tokenizer, check_chunks):
+    chunks = chunk_code(PYTHON, tokenizer, 64, path="pkg/shapes.py")
+    check_chunks(chunks, PYTHON, 64)
+    symbols = by_symbol(chunks)
+    assert symbols["shapes.helper"].kind == "function"
+    assert symbols["shapes.helper"].text.startswith("def helper(")
+    area = symbols["shapes.Shape.area"]
+    assert area.kind == "method"
+    assert area.context == "class Shape(Base):"
+    assert area.text.startswith("    def area(self)")  # indentation kept
+    perimeter = symbols["shapes.Shape.perimeter"]
+    assert perimeter.text.startswith("    # The perimeter")  # comment + decorator attached
+    assert "@property" in perimeter.text
+    module = chunks[0]
+    assert module.kind == "module" and module.symbol == "shapes"
+    assert "import math" in module.text and 'UNIT = "cm"' in module.text  # small statements merged
+
+
+def test_class_that_fits_is_one_chunk(tokenizer):
+    chunks = chunk_code(PYTHON, tokenizer, 256, path="shapes.py")
+    classes = [c for c in chunks if c.kind == "class"]
+    assert len(classes) == 1 and classes[0].text.endswith("return total")
+
+
+SAMPLES = {
+    "javascript": (
+        "app.js",
+        "import x from 'y';\nfunction run(a) { return a + 1; }\n"
+        "const twice = (v) => v * 2;\nclass Box extends Base {\n"
+        "  constructor(v) { super(); this.v = v; }\n"
+        "  open(key) { return this.locks[key] || this.fallback(key, this.v); }\n}\n",
+        {("app.run", "function"), ("app.twice", "function"), ("app.Box.open", "method")},
+    ),
+    "typescript": (
+        "svc.ts",
+        "interface Repo { get(id: string): Item; }\nexport class Service implements Repo {\n"
+        "  private cache = new Map<string, Item>();\n"
+        "  get(id: string): Item { return this.cache.get(id) ?? this.load(id); }\n"
+        "  load(id: string): Item { throw new Error(`missing ${id}`); }\n}\n",
+        {("svc.Repo", "interface"), ("svc.Service.get", "method"), ("svc.Service.load", "method")},
+    ),
+    "tsx": (
+        "view.tsx",
+        "export const App = (p: Props) => <div className='app'>{p.children}</div>;\n"
+        "function Item({ label }: { label: string }) { return <li>{label}</li>; }\n",
+        {("view.App", "function"), ("view.Item", "function")},
+    ),
+    "go": (
+        "server.go",
+        'package web\n\nimport "net/http"\n\n// Server serves.\ntype Server struct {\n'
+        "\tmux *http.ServeMux\n\taddr string\n}\n\n"
+        "func (s *Server) Handle(w http.ResponseWriter, r *http.Request) {\n"
+        '\ts.mux.ServeHTTP(w, r)\n\tw.Header().Set("X-Served-By", s.addr)\n}\n\n'
+        "func New(addr string) *Server { return &Server{addr: addr} }\n",
+        {("web.Server", "struct"), ("web.Server.Handle", "method"), ("web.New", "function")},
+    ),
+    "java": (
+        "Store.java",
+        "package com.acme;\n\npublic class Store extends Base {\n  private int size;\n"
+        "  public Store(int size) { this.size = size; }\n"
+        "  public int capacity() { return size * 2 + overhead(size, 3); }\n}\n",
+        {("com.acme.Store.Store", "constructor"), ("com.acme.Store.capacity", "method")},
+    ),
+    "rust": (
+        "lib.rs",
+        "use std::fmt;\n\n#[derive(Debug)]\npub struct Point { x: i32, y: i32 }\n\n"
+        "impl fmt::Display for Point {\n"
+        '    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result { write!(f, "{}", self.x) }\n'
+        "}\n\nfn origin() -> Point { Point { x: 0, y: 0 } }\n",
+        {("lib.Point", "struct"), ("lib.Point.fmt", "method"), ("lib.origin", "function")},
+    ),
+    "c": (
+        "util.c",
+        "#include <stdio.h>\n\nstruct pair { int a; int b; };\n\n"
+        "static int add(int a, int b) { return a + b; }\n\n"
+        'int main(void) { printf("%d\\n", add(1, 2)); return 0; }\n',
+        {("pair", "struct"), ("add", "function"), ("main", "function")},
+    ),
+    "cpp": (
+        "shape.cpp",
+        "#include <vector>\nnamespace geo {\nclass Poly : public Shape {\n public:\n"
+        "  double area() const { return compute_area(points_, points_.size()); }\n"
+        "  std::vector<Point> points_;\n};\n}\n"
+        "void geo::Poly::scale(double k) { for (auto& p : points_) p *= k; }\n",
+        {("geo.Poly.area", "method"), ("geo.Poly.scale", "method")},
+    ),
+    "ruby": (
+        "greeter.rb",
+        'module Greeting\n  class Greeter\n    def greet(name)\n      "Hello, #{name}"\n'
+        "    end\n  end\nend\n",
+        {("Greeting", "module")},
+    ),
+    "csharp": (
+        "Calc.cs",
+        "namespace Acme {\n  public class Calc {\n"
+        "    public int Add(int a, int b) { return a + b; }\n"
+        "    public int Mul(int a, int b) { return a * b * Factor(a, b, 7); }\n  }\n}\n",
+        {("Acme.Calc.Add", "method"), ("Acme.Calc.Mul", "method")},
+    ),
+    "bash": (
+        "run.sh",
+        "#!/bin/bash\nset -e\nbuild() { make all; }\nfunction deploy { scp out host:; }\n",
+        {("build", "function"), ("deploy", "function")},
+    ),
+    "php": (
+        "user.php",
+        "<?php\nfunction slug($s) { return strtolower($s); }\n"
+        "class User { public function name() { return $this->first . ' ' . $this->last; } }\n",
+        {("slug", "function"), ("User", "class")},
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_languages_by_extension(tokenizer, check_chunks, language):
+    path, source, expected = SAMPLES[language]
+    assert resolve_language(path=path) == language
+    chunks = chunk_document(source, tokenizer, 40, path=path)
+    check_chunks(chunks, source, 40)
+    assert expected <= {(c.symbol, c.kind) for c in chunks}
+    assert "lines" not in {c.kind for c in chunks}
+
+
+def test_method_carries_enclosing_headers(tokenizer):
+    path, source, _ = SAMPLES["csharp"]
+    mul = by_symbol(chunk_document(source, tokenizer, 40, path=path))["Acme.Calc.Mul"]
+    assert mul.context == "namespace Acme\npublic class Calc"
+
+
+def test_go_method_context_is_its_receiver_type(tokenizer):
+    path, source, _ = SAMPLES["go"]
+    handle = by_symbol(chunk_document(source, tokenizer, 80, path=path))["web.Server.Handle"]
+    assert handle.context == "type Server struct {"
+
+
+def test_language_name_overrides_extension(tokenizer):
+    source = "func main() {}\n"
+    chunks = chunk_document(source, tokenizer, 32, language="golang", path="notes.txt")
+    assert [(c.kind, c.symbol) for c in chunks] == [("function", "main")]
+
+
+def test_oversized_function_splits_at_statement_boundaries(tokenizer, check_chunks):
+    body = "".join(f"    value_{i} = compute(value_{i - 1}, {i})\n" for i in range(1, 80))
+    source = f"def big(value_0):\n{body}    return value_79\n\n\ndef small():\n    return 1\n"
+    chunks = chunk_code(source, tokenizer, 64, path="m.py")
+    check_chunks(chunks, source, 64)
+    pieces = [c for c in chunks if c.symbol == "m.big"]
+    assert len(pieces) > 3 and {c.kind for c in pieces} == {"function"}
+    assert all(c.start_char == 0 or source[c.start_char - 1] == "\n" for c in pieces)
+    assert all(c.context == "def big(value_0):" for c in pieces[1:])
+    assert by_symbol(chunks)["m.small"].text == "def small():\n    return 1"
+
+
+def test_huge_single_line_is_cut_into_token_windows(tokenizer, check_chunks):
+    source = "x = [" + ", ".join(f"item{i}" for i in range(2000)) + "]\n"
+    for language in ("python", "cobol"):
+        chunks = chunk_code(source, tokenizer, 50, language=language)
+        check_chunks(chunks, source, 50)
+        assert len(chunks) > 20
+
+
+def test_parse_errors_fall_back_to_line_windows(tokenizer, check_chunks):
+    source = "def ok():\n    return 1\n\n" + "def broken(:\n    pass\n" * 30
+    chunks = chunk_code(source, tokenizer, 40, path="bad.py")
+    check_chunks(chunks, source, 40)
+    assert {c.kind for c in chunks} == {"lines"}
+    assert all(c.text.endswith(("pass", "1")) for c in chunks)  # whole lines
+
+
+def test_unknown_language_uses_line_windows(tokenizer, check_chunks):
+    source = "\n".join(f"key_{i}: value {i} # note" for i in range(200))
+    chunks = chunk_document(source, tokenizer, 64, path="config.yaml")
+    check_chunks(chunks, source, 64)
+    assert {c.kind for c in chunks} == {"lines"}
+
+
+def test_non_ascii_source_keeps_exact_character_offsets(tokenizer, check_chunks):
+    source = (
+        "GREETING = 'héllo wörld 😀 日本語'\n\n\n"
+        "def première(x):\n    return f'{x} → ✓'\n\n\n"
+        "def second():\n    return 'ok'\n"
+    )
+    chunks = chunk_code(source, tokenizer, 24, path="u.py")
+    check_chunks(chunks, source, 24)
+    assert by_symbol(chunks)["u.première"].text == "def première(x):\n    return f'{x} → ✓'"
+    assert by_symbol(chunks)["u.second"].text == "def second():\n    return 'ok'"
+
+
+# --- stability under local edits -----------------------------------------------------------
+
+
+def _function(name: str, statements: int, seed: int = 0) -> str:
+    lines = [
+        f"    step_{i} = transform(step_{i - 1}, {seed + i}, 'label {i}')"
+        for i in range(1, statements)
+    ]
+    return "\n".join([f"def {name}(step_0):", *lines, f"    return step_{statements - 1}"])
+
+
+def _module(functions: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    header = "import os\nimport sys\n\nLIMIT = 10\n\n\n"
+    source, spans = header, []
+    for function in functions:
+        spans.append((len(source), len(source) + len(function)))
+        source += function + "\n\n\nCONSTANT = 1\n\n\n"
+    source += "class Holder:\n    def method(self):\n        return LIMIT\n"
+    return source, spans
+
+
+def _assert_stable(tokenizer, old_functions: list[str], new_functions: list[str], edited: int):
+    old, old_spans = _module(old_functions)
+    new, new_spans = _module(new_functions)
+    delta = len(new) - len(old)
+    start, end = old_spans[edited]
+    before_old = [c for c in chunk_code(old, tokenizer, 96, path="m.py") if c.end_char <= start]
+    after_old = [c for c in chunk_code(old, tokenizer, 96, path="m.py") if c.start_char >= end]
+    new_chunks = chunk_code(new, tokenizer, 96, path="m.py")
+    new_start, new_end = new_spans[edited]
+    before_new = [c for c in new_chunks if c.end_char <= new_start]
+    after_new = [c for c in new_chunks if c.start_char >= new_end]
+    assert [(c.text, c.start_char) for c in before_new] == [
+        (c.text, c.start_char) for c in before_old
+    ]
+    assert [(c.text, c.start_char, c.symbol) for c in after_new] == [
+        (c.text, c.start_char + delta, c.symbol) for c in after_old
+    ]
+    assert not [
+        c for c in new_chunks if c not in before_new + after_new and c.symbol != (f"m.f{edited}")
+    ]
+
+
+def test_editing_one_function_moves_no_boundary_outside_it(tokenizer):
+    sizes = [3, 40, 1, 12, 60, 2]
+    old = [_function(f"f{i}", n) for i, n in enumerate(sizes)]
+    for edited, new_size in ((1, 55), (4, 5), (3, 13), (2, 90)):
+        new = list(old)
+        new[edited] = _function(f"f{edited}", new_size, seed=7)
+        _assert_stable(tokenizer, old, new, edited)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 50), min_size=2, max_size=6),
+    data=st.data(),
+)
+def test_local_edit_stability_property(tokenizer, sizes, data):
+    edited = data.draw(st.integers(0, len(sizes) - 1))
+    new_size = data.draw(st.integers(1, 50))
+    old = [_function(f"f{i}", n) for i, n in enumerate(sizes)]
+    new = list(old)
+    new[edited] = _function(f"f{edited}", new_size, seed=3)
+    _assert_stable(tokenizer, old, new, edited)
+
+
+# --- property: nothing dropped, nothing over budget ----------------------------------------
+
+CODE_LINES = [
+    "def f(x):",
+    "    return x",
+    "class A(B):",
+    "    pass",
+    "if x:",
+    "else:",
+    "x = 1",
+    "{",
+    "}",
+    "# comment",
+    '"""',
+    "\t\t",
+    "    s = 'é😀日本'",
+    "y = [" + ", ".join(str(i) for i in range(200)) + "]",
+    "func main() {",
+    "@decorator",
+    "    def m(self): return self.x",
+    "",
+    "",
+]
+
+code_sources = st.lists(
+    st.one_of(st.sampled_from(CODE_LINES), st.text(max_size=30)), max_size=40
+).map("\n".join)
+
+
+@SETTINGS
+@given(
+    source=code_sources,
+    language=st.sampled_from(["python", "javascript", "go", "c", "unknown"]),
+    max_tokens=st.integers(6, 64),
+)
+def test_code_chunks_cover_every_line_within_budget(
+    tokenizer, check_chunks, source, language, max_tokens
+):
+    chunks = chunk_code(source, tokenizer, max_tokens, language=language)
+    check_chunks(chunks, source, max_tokens)
+    covered = {line for c in chunks for line in range(c.start_line, c.end_line + 1)}
+    blank = {i + 1 for i, line in enumerate(source.split("\n")) if not line.strip()}
+    assert covered | blank >= set(range(1, source.count("\n") + 2))
+
+
+@SETTINGS
+@given(sizes=st.lists(st.integers(1, 30), min_size=1, max_size=5), max_tokens=st.integers(8, 80))
+def test_generated_python_within_budget(tokenizer, check_chunks, sizes, max_tokens):
+    source, _ = _module([_function(f"f{i}", n) for i, n in enumerate(sizes)])
+    check_chunks(chunk_code(source, tokenizer, max_tokens, path="m.py"), source, max_tokens)

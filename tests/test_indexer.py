@@ -1,0 +1,211 @@
+"""The `indexer` CLI as a platform team runs it: incremental, resumable, embedded or remote."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.backends import EmbeddedBackend
+from indexer.job import IndexOptions, run_index
+
+INDEXER = str(Path(sys.executable).parent / "indexer")
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+SHAPES = '''"""Geometry helpers."""
+
+
+def area_of_circle(radius):
+    """Area of a circle."""
+    return 3.14159 * radius * radius
+
+
+def perimeter_of_square(side):
+    return 4 * side
+
+
+class Polygon:
+    def __init__(self, points):
+        self.points = points
+
+    def vertex_count(self):
+        return len(self.points)
+'''
+
+
+def run_indexer(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([INDEXER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def make_repo(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "build").mkdir()
+    (root / ".gitignore").write_text("build/\n*.log\n")
+    (root / "src" / "shapes.py").write_text(SHAPES)
+    shutil.copy(STDLIB / "json" / "decoder.py", root / "src" / "decoder.py")
+    (root / "README.md").write_text("# Shapes\n\nA tiny geometry library. It measures things.\n")
+    (root / "build" / "generated.py").write_text("print('ignored')\n")
+    (root / "debug.log").write_text("ignored\n")
+    (root / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    (root / "notes.txt").write_bytes(b"caf\xe9 latin-1 text\n")
+    return root
+
+
+def index_json(repo: Path, data: Path, *extra: str) -> dict:
+    result = run_indexer("index", str(repo), "--collection", "code", "--data-dir", str(data),
+                         "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # stdout holds the JSON summary and nothing else
+
+
+@pytest.mark.slow
+def test_incremental_runs_add_change_delete(tmp_path: Path):
+    repo, data = make_repo(tmp_path / "repo"), tmp_path / "data"
+    first = index_json(repo, data)
+    # .gitignore, README.md and the two sources; build/ and *.log are ignored.
+    assert first["files"] == {"seen": 5, "new": 4, "changed": 0, "unchanged": 0, "deleted": 0,
+                              "failed": 1, "skipped": 1}
+    assert first["chunks"]["embedded"] > 5 and first["chunks"]["reused"] == 0
+    problems = {p["path"]: p for p in first["problems"]}
+    assert problems["logo.png"]["skipped"] == "binary"
+    assert "UTF-8" in problems["notes.txt"]["error"]
+    assert "build/generated.py" not in problems
+
+    (repo / "src" / "shapes.py").write_text(SHAPES.replace("return 4 * side", "return side * 4"))
+    (repo / "README.md").unlink()
+    second = index_json(repo, data)
+    assert second["files"]["changed"] == 1 and second["files"]["unchanged"] == 2
+    assert second["files"]["deleted"] == 1 and second["files"]["new"] == 0
+    assert 1 <= second["chunks"]["embedded"] <= 2, "only the edited function is re-embedded"
+    assert second["chunks"]["reused"] >= 2
+
+    hits = run_indexer("search", "--collection", "code", "--data-dir", str(data), "--k", "3",
+                       "--filter", "language=python", "--json", "perimeter of a square")
+    assert hits.returncode == 0, hits.stderr
+    answer = json.loads(hits.stdout)
+    top = answer["hits"][0]
+    assert (top["document_id"], top["metadata"]["ext"]) == ("src/shapes.py", "py")
+    assert top["start_line"] <= 10 <= top["end_line"]
+    assert set(top) >= {"document_id", "score", "start_line", "end_line", "start_char",
+                        "end_char", "symbol", "text", "metadata"}
+
+    stats = json.loads(run_indexer("stats", "-c", "code", "--data-dir", str(data), "--json")
+                       .stdout)
+    assert stats["documents"] == 3  # .gitignore, decoder.py, shapes.py
+
+
+def test_a_run_with_nothing_to_embed_never_loads_the_model(tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("def one():\n    return 1\n")
+    backend = EmbeddedBackend(tmp_path / "data")
+    try:
+        run_index(backend, [repo], "code", IndexOptions())
+    finally:
+        backend.close()
+    backend = EmbeddedBackend(tmp_path / "data")
+    try:
+        summary = run_index(backend, [repo], "code", IndexOptions())
+        assert summary.unchanged == 1 and summary.embedded == 0
+        assert backend.core.encoder._model is None
+    finally:
+        backend.close()
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_duplicates(tmp_path: Path):
+    repo, data = tmp_path / "repo", tmp_path / "data"
+    repo.mkdir()
+    for source in sorted((STDLIB / "email").glob("*.py"))[:20]:
+        shutil.copy(source, repo / source.name)
+    files = sorted(repo.glob("*.py"))
+    process = subprocess.Popen(
+        [INDEXER, "index", str(repo), "-c", "code", "--data-dir", str(data), "--json"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_first_commit(data / "embedsvc.db", process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    resumed = index_json(repo, data)
+    assert resumed["files"]["seen"] == len(files)
+    assert resumed["files"]["unchanged"] > 0, "work committed before the kill is kept"
+    assert resumed["files"]["new"] + resumed["files"]["unchanged"] == len(files)
+
+    backend = EmbeddedBackend(data)
+    try:
+        stored = backend.summaries("code", "")
+        assert sorted(stored) == sorted(p.relative_to(repo).as_posix() for p in files)
+        info = backend.core.store.get_collection("code", with_counts=True)
+        vectors = backend.core.store.index(info)
+        assert len(vectors.chunks) == info.chunk_count
+        assert len(vectors.documents) == info.document_count == len(files)
+    finally:
+        backend.close()
+
+
+def wait_for_first_commit(database: Path, process: subprocess.Popen) -> None:
+    """Return as soon as some documents are committed, while the run is still going."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run finished before it could be killed"
+        if database.exists():
+            with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+                try:
+                    if connection.execute("SELECT count(*) FROM documents").fetchone()[0]:
+                        return
+                except sqlite3.OperationalError:
+                    pass  # schema not created yet
+        time.sleep(0.2)
+    raise TimeoutError("no document was committed in time")
+
+
+@pytest.mark.slow
+def test_embedded_and_remote_give_the_same_results(tmp_path: Path, server_factory):
+    repo = make_repo(tmp_path / "repo")
+    embedded = index_json(repo, tmp_path / "embedded")
+    server = server_factory(tmp_path / "served").start()
+    remote = run_indexer("index", str(repo), "-c", "code", "--server", server.target, "--json")
+    assert remote.returncode == 0, remote.stderr
+    remote_summary = json.loads(remote.stdout)
+    assert remote_summary["files"] == embedded["files"]
+    assert remote_summary["chunks"] == embedded["chunks"]
+
+    queries = tmp_path / "queries.txt"
+    queries.write_text("area of a circle\njson decoding errors\n\ngeometry library\n")
+    outputs = []
+    for mode in (["--data-dir", str(tmp_path / "embedded")], ["--server", server.target]):
+        result = run_indexer("search", "--queries", str(queries), "-c", "code", "--k", "3",
+                             "--level", "document", "--json", *mode)
+        assert result.returncode == 0, result.stderr
+        outputs.append([json.loads(line) for line in result.stdout.splitlines()])
+    embedded_answers, remote_answers = outputs
+    assert [a["query"] for a in embedded_answers] == [
+        "area of a circle", "json decoding errors", "geometry library"]
+    for mine, theirs in zip(embedded_answers, remote_answers, strict=True):
+        ids = [h["document_id"] for h in mine["hits"]]
+        assert ids == [h["document_id"] for h in theirs["hits"]]
+        assert [h["start_line"] for h in mine["hits"]] == [h["start_line"] for h in theirs["hits"]]
+        for a, b in zip(mine["hits"], theirs["hits"], strict=True):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+
+
+def test_errors_are_clear(tmp_path: Path):
+    missing = run_indexer("stats", "-c", "nope", "--data-dir", str(tmp_path / "d"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    unreachable = run_indexer("collections", "--server", "127.0.0.1:9", "--json")
+    assert unreachable.returncode == 2 and "UNAVAILABLE" in unreachable.stderr
+    assert unreachable.stdout == ""
+    assert os.path.exists(tmp_path / "d" / "LOCK")
