@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from embedsvc.config import Settings
-from embedsvc.errors import EmbedsvcError
+from embedsvc.errors import EmbedsvcError, InvalidArgument
 
 app = typer.Typer(help="Embedding and retrieval service for long documents and source code.",
                   no_args_is_help=True)
@@ -140,6 +140,84 @@ def chunk(
             title = f"{item.start_line}-{item.end_line} {item.kind} {item.symbol}".rstrip()
             typer.echo(f"--- chunk {item.ordinal}: lines {title} ({item.token_count} tokens)")
             typer.echo(item.text)
+
+
+@app.command()
+def embed(
+    file: Annotated[Path | None, typer.Argument(help="Texts, one per line (default: stdin)")]
+    = None,
+    layers: Annotated[int | None, typer.Option(help="Run only the first N layers")] = None,
+    dims: Annotated[int | None, typer.Option(help="Keep the leading D dimensions")] = None,
+    tempscale: Annotated[float | None, typer.Option(help="Attention temperature (1 = off)")]
+    = None,
+    precision: Annotated[str | None, typer.Option(help="fp32 or bf16 (default: CPU's best)")]
+    = None,
+    model: Model = None,
+    out: Annotated[Path | None, typer.Option(help="Write a .npy file instead of JSON lines")]
+    = None,
+    on_overflow: Annotated[str, typer.Option(help="truncate or error")] = "truncate",
+) -> None:
+    """Embed texts (one per line) with an encoder profile; JSON lines or a .npy file."""
+    from embedsvc.encoding.encoder import Encoder
+
+    if on_overflow not in ("truncate", "error"):
+        raise typer.BadParameter("use truncate or error", param_hint="--on-overflow")
+    lines = (file.read_text(encoding="utf-8") if file else sys.stdin.read()).splitlines()
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        _fail(InvalidArgument("no texts: give a file or stdin with one text per line"))
+    overrides = {
+        key: value for key, value in
+        {"layers": layers, "dimensions": dims, "tempscale": tempscale, "precision": precision}
+        .items() if value is not None
+    }
+    encoder = Encoder(_settings(model=model).model)
+    try:
+        counts = encoder.token_counts(texts)
+        truncated = encoder.check_overflow(counts, on_overflow == "truncate")
+        vectors = encoder.encode(texts, encoder.profile(**overrides), token_counts=counts)
+    except EmbedsvcError as error:
+        _fail(error)
+    finally:
+        encoder.close()
+    if any(truncated):
+        typer.echo(f"{sum(truncated)} of {len(texts)} texts were truncated to "
+                   f"{encoder.info.max_tokens} tokens", err=True)
+    if out is not None:
+        import numpy as np
+
+        np.save(out, vectors)
+        typer.echo(f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {out}", err=True)
+        return
+    for text, vector in zip(texts, vectors.tolist(), strict=True):
+        sys.stdout.write(json.dumps({"text": text, "embedding": vector}) + "\n")
+
+
+train_app = typer.Typer(help="Fine-tune models.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("2dmse")
+def train_2dmse(
+    pairs: Annotated[Path, typer.Option(help='JSONL: {"anchor": ..., "positive": ...}')],
+    out: Annotated[Path, typer.Option(help="Directory for the trained model")],
+    base: Annotated[str, typer.Option(help="Base model dir or package ('' = bundled)")] = "",
+    epochs: Annotated[int, typer.Option(help="Passes over the pairs")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Pairs per step (in-batch negatives)")] = 32,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N steps")] = None,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
+) -> None:
+    """2D Matryoshka fine-tuning: Matryoshka2dLoss around MultipleNegativesRankingLoss, so the
+    model serves well with fewer layers and fewer dims. The output loads with --model DIR."""
+    _logging()
+    from embedsvc.encoding.training import train_2dmse as train
+
+    try:
+        path = train(pairs, base, out, epochs=epochs, batch_size=batch_size,
+                     max_steps=max_steps, learning_rate=learning_rate)
+    except EmbedsvcError as error:
+        _fail(error)
+    typer.echo(f"trained model saved to {path}; serve it with --model {path}", err=True)
 
 
 def main() -> None:

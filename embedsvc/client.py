@@ -26,6 +26,11 @@ METRICS = {"cosine": index_pb2.METRIC_COSINE, "l2": index_pb2.METRIC_L2}
 LEVELS = {"chunk": search_pb2.LEVEL_CHUNK, "document": search_pb2.LEVEL_DOCUMENT}
 
 
+def _profile(overrides: dict[str, Any] | None) -> types_pb2.EncoderProfile:
+    """An EncoderProfile message from a dict such as {"layers": 3, "precision": "fp32"}."""
+    return types_pb2.EncoderProfile(**(overrides or {}))
+
+
 def _struct(data: dict[str, Any] | None) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(data or {})
@@ -90,14 +95,15 @@ class Client:
 
     def embed(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
-        on_overflow: str = "truncate",
+        on_overflow: str = "truncate", profile: dict[str, Any] | None = None,
     ) -> np.ndarray:
-        response = self.embed_raw(texts, normalize, dimensions, on_overflow)
+        """Vectors as a float32 array; ``profile`` overrides layers, tempscale, precision."""
+        response = self.embed_raw(texts, normalize, dimensions, on_overflow, profile)
         return np.array([list(e.values) for e in response.embeddings], dtype=np.float32)
 
     def embed_raw(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
-        on_overflow: str = "truncate",
+        on_overflow: str = "truncate", profile: dict[str, Any] | None = None,
     ) -> embedding_pb2.EmbedResponse:
         """The full response, with per-input token counts and truncation flags."""
         policy = {
@@ -105,7 +111,7 @@ class Client:
             "error": embedding_pb2.OVERFLOW_POLICY_ERROR,
         }[on_overflow]
         request = embedding_pb2.EmbedRequest(
-            texts=list(texts), normalize=normalize, on_overflow=policy
+            texts=list(texts), normalize=normalize, on_overflow=policy, profile=_profile(profile)
         )
         if dimensions is not None:
             request.dimensions = dimensions
@@ -115,13 +121,14 @@ class Client:
 
     def create_collection(
         self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
-        max_chunk_tokens: int = 0,
+        max_chunk_tokens: int = 0, profile: dict[str, Any] | None = None,
     ) -> index_pb2.Collection:
+        """A collection; ``profile`` fixes its layers, tempscale and precision for good."""
         return self._call(
             self.index.CreateCollection,
             index_pb2.CreateCollectionRequest(
                 name=name, model=model, dimensions=dimensions, metric=METRICS[metric],
-                max_chunk_tokens=max_chunk_tokens,
+                max_chunk_tokens=max_chunk_tokens, profile=_profile(profile),
             ),
         )
 
@@ -217,10 +224,11 @@ class Client:
 
     def search(
         self, collection: str, query: str, k: int = 10, where: dict[str, Any] | None = None,
-        level: str = "chunk",
+        level: str = "chunk", query_profile: dict[str, Any] | None = None,
     ) -> list[search_pb2.Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
-        equalities that must all hold."""
+        equalities that must all hold; ``query_profile`` may trade layers, tempscale or
+        precision for speed (never the width)."""
         conditions = []
         for key, value in (where or {}).items():
             condition = types_pb2.Condition(key=key)
@@ -229,5 +237,6 @@ class Client:
         request = search_pb2.SearchRequest(
             collection=collection, query=query, k=k,
             filter=types_pb2.Filter(conditions=conditions), level=LEVELS[level],
+            query_profile=_profile(query_profile),
         )
         return list(self._call(self.searching.Search, request).hits)

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     max_documents_per_upsert: int = Field(512, ge=1)
     max_k: int = Field(1000, ge=1)
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    encode_batch_size: int = Field(32, ge=1)
+    # Server-side batching: padded tokens per forward pass, and texts waiting before
+    # RESOURCE_EXHAUSTED.
+    max_batch_tokens: int = Field(16384, ge=64)
+    max_queue_texts: int = Field(4096, ge=1)
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_grace: float = 30.0
     # Seconds between background saves of changed FAISS indexes.

@@ -5,9 +5,11 @@ The gRPC servicers and the embedded CLIs both call this, so they validate and be
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -17,7 +19,7 @@ from embedsvc.chunking import chunk_document
 from embedsvc.chunking.types import Chunk
 from embedsvc.config import Settings
 from embedsvc.encoding.encoder import Encoder
-from embedsvc.errors import InvalidArgument, NotFound
+from embedsvc.errors import FailedPrecondition, InvalidArgument, NotFound
 from embedsvc.indexing import (
     DocumentInput,
     UpsertResult,
@@ -30,6 +32,7 @@ from embedsvc.storage.schema import ChunkRow, DocumentRow
 from embedsvc.storage.store import CollectionInfo, Store
 
 log = logging.getLogger(__name__)
+ProfileOverrides = dict[str, Any]
 DEFAULT_PAGE_SIZE = 100
 # Below this a chunk cannot hold special tokens, a context line and some text.
 MIN_CHUNK_TOKENS = 16
@@ -63,18 +66,27 @@ class Core:
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
-        self.encoder = encoder or Encoder(settings.model, settings.encode_batch_size)
+        self.encoder = encoder or Encoder(
+            settings.model, settings.max_batch_tokens, settings.max_queue_texts
+        )
+        self._owns_encoder = encoder is None
         self.store = Store(settings.data_dir, settings.resolved_database_url())
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.store.close()
+        finally:
+            if self._owns_encoder:
+                self.encoder.close()
 
     # -- embedding ---------------------------------------------------------------------
 
     def embed(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
-        allow_truncation: bool = True,
+        allow_truncation: bool = True, profile: ProfileOverrides | None = None,
+        is_active: Callable[[], bool] | None = None, deadline: float | None = None,
     ) -> Embedded:
+        """Vectors under the server's default profile with ``profile`` overrides applied."""
         limit = self.settings.max_batch_texts
         if not texts:
             raise InvalidArgument("texts is empty; send at least one text")
@@ -90,9 +102,12 @@ class Core:
                     f"texts[{position}] has {len(text)} characters, more than "
                     f"{self.settings.max_text_chars}"
                 )
+        chosen = self.encoder.profile(**(profile or {}))
         counts = self.encoder.token_counts(texts)
         truncated = self.encoder.check_overflow(counts, allow_truncation)
-        vectors = self.encoder.encode(texts, normalize=normalize, dimensions=dimensions)
+        vectors = self.encoder.encode(
+            texts, chosen, normalize, dimensions, counts, is_active, deadline
+        )
         return Embedded(vectors, counts, truncated)
 
     def chunk(
@@ -115,8 +130,10 @@ class Core:
 
     def create_collection(
         self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
-        max_chunk_tokens: int = 0,
+        max_chunk_tokens: int = 0, profile: ProfileOverrides | None = None,
     ) -> CollectionInfo:
+        """A collection whose chunks are embedded with the default profile plus ``profile``
+        overrides (layers, tempscale, precision; ``dimensions`` sets the width)."""
         info = self.encoder.info
         if model and model != info.name:
             raise InvalidArgument(
@@ -133,9 +150,12 @@ class Core:
                 f"{info.max_tokens} "
                 f"(0 = {info.max_tokens}), got {max_chunk_tokens}"
             )
+        overrides = dict(profile or {})
+        if dimensions:
+            overrides["dimensions"] = dimensions
+        chosen = self.encoder.profile(**overrides)
         return self.store.create_collection(
-            name, info.name, info.fingerprint, dimensions or info.dimensions, metric,
-            max_chunk_tokens or info.max_tokens,
+            name, info.name, info.fingerprint, chosen, metric, max_chunk_tokens or info.max_tokens,
         )
 
     def get_collection(self, name: str) -> CollectionInfo:
@@ -212,11 +232,24 @@ class Core:
 
     def search(
         self, collection: str, query: str, k: int = 10, conditions: list[Condition] | None = None,
-        level: str = "chunk",
+        level: str = "chunk", query_profile: ProfileOverrides | None = None,
+        is_active: Callable[[], bool] | None = None, deadline: float | None = None,
     ) -> list[Hit]:
+        """Search with the collection's profile, or a cheaper query profile of the same width
+        (fewer layers, another tempscale or precision)."""
         info = self.store.collection_for_model(collection, self.encoder.fingerprint)
+        profile = self.encoder.profile(info.profile, **(query_profile or {}))
+        if profile.dimensions != info.dimensions:
+            raise FailedPrecondition(
+                f"query profile has {profile.dimensions} dimensions but collection {collection!r} "
+                f"stores {info.dimensions}; a query may change layers, tempscale and precision, "
+                "not the width"
+            )
+        encode = functools.partial(
+            self.encoder.encode, profile=profile, is_active=is_active, deadline=deadline
+        )
         return search(
-            self.store, self.encoder, info, query, k, self.settings.max_k, conditions, level
+            self.store, encode, info, query, k, self.settings.max_k, conditions, level
         )
 
     def _writable(self, collection: str) -> CollectionInfo:

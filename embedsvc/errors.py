@@ -30,6 +30,14 @@ class ResourceExhausted(EmbedsvcError):
     status = "RESOURCE_EXHAUSTED"
 
 
+class DeadlineExceeded(EmbedsvcError):
+    status = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(EmbedsvcError):
+    status = "CANCELLED"
+
+
 class DataDirLocked(EmbedsvcError):
     """Another process owns the data dir; the caller should talk to it instead."""
 

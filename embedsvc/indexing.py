@@ -101,7 +101,7 @@ def upsert_documents(
                 if chunk.content_hash not in known:
                     to_embed.setdefault(chunk.content_hash, chunk.embed_input)
         vectors = encoder.encode(
-            list(to_embed.values()), normalize=info.metric == "cosine", dimensions=info.dimensions
+            list(to_embed.values()), info.profile, normalize=info.metric == "cosine"
         )
         fresh = dict(zip(to_embed, vectors, strict=True))
         with store.transaction(info) as batch:

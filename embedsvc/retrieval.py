@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,6 @@ from sqlalchemy.orm import defer
 
 from embedsvc.aggregation import DEFAULT_METHOD, document_scores
 from embedsvc.chunking.types import Chunk
-from embedsvc.encoding.encoder import Encoder
 from embedsvc.errors import InvalidArgument
 from embedsvc.metadata import canonical_json, is_scalar
 from embedsvc.storage.schema import ChunkRow, DocumentRow, MetadataEntry
@@ -44,10 +44,13 @@ EVIDENCE_CHUNKS = 3
 
 
 def search(
-    store: Store, encoder: Encoder, info: CollectionInfo, query: str, k: int, max_k: int,
-    conditions: list[Condition] | None = None, level: str = "chunk",
+    store: Store, encode: Callable[..., np.ndarray], info: CollectionInfo, query: str, k: int,
+    max_k: int, conditions: list[Condition] | None = None, level: str = "chunk",
 ) -> list[Hit]:
-    """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document"."""
+    """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document".
+
+    ``encode(texts, normalize=...)`` embeds the query the way the collection's chunks were.
+    """
     if level not in LEVELS:
         raise InvalidArgument(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if not query.strip():
@@ -61,7 +64,7 @@ def search(
             raise InvalidArgument(
                 f"filter on {condition.key!r}: only string, number, bool or null values compare"
             )
-    vector = encoder.encode([query], normalize=info.metric == "cosine", dimensions=info.dimensions)
+    vector = encode([query], normalize=info.metric == "cosine")
     allowed = _matching(store, info, conditions) if conditions else (None, None)
     if level == "document":
         return _search_documents(store, info, vector[0], k, *allowed)

@@ -19,7 +19,7 @@ def server(tmp_path_factory):
         tmp_path_factory.mktemp("bad") / "data",
         EMBEDSVC_MAX_BATCH_TEXTS="8", EMBEDSVC_MAX_DOCUMENTS_PER_UPSERT="4",
         EMBEDSVC_MAX_K="50", EMBEDSVC_MAX_TEXT_CHARS="50000",
-        EMBEDSVC_MAX_REQUEST_BYTES="1000000",
+        EMBEDSVC_MAX_REQUEST_BYTES="1000000", EMBEDSVC_MAX_QUEUE_TEXTS="8",
     ).start()
     with process.client() as client:
         client.create_collection("kb")
@@ -118,6 +118,34 @@ def test_chunk(client):
 def test_search_level(client):
     bad_level = search_pb2.SearchRequest(collection="kb", query="q", level=7)
     expect(INVALID, client._call, client.searching.Search, bad_level, match="level")
+
+
+def test_profiles(client):
+    expect(INVALID, client.embed, ["t"], profile={"layers": 7}, match="layers")
+    expect(INVALID, client.embed, ["t"], profile={"precision": "fp8"}, match="precision")
+    expect(INVALID, client.create_collection, "deep", profile={"layers": 0, "tempscale": 5.0},
+           match="tempscale")
+    expect(grpc.StatusCode.FAILED_PRECONDITION, client.search, "kb", "q",
+           query_profile={"dimensions": 16}, match="width")
+
+
+def test_full_queue_is_resource_exhausted(server):
+    """Requests that do not fit the encoder queue are refused at once, not queued forever."""
+    long_texts = ["a long text about many things " * 40] * 8  # fills the 8-text queue alone
+    with server.client() as client:
+        futures = [
+            client.embedding.Embed.future(embedding_pb2.EmbedRequest(texts=long_texts), timeout=120)
+            for _ in range(4)
+        ]
+        codes = []
+        for future in futures:
+            try:
+                future.result()
+                codes.append(grpc.StatusCode.OK)
+            except grpc.RpcError as error:
+                codes.append(error.code())
+    assert grpc.StatusCode.OK in codes
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
 
 
 def test_server_survives_and_keeps_data(client):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
@@ -49,3 +52,40 @@ def test_settings_come_from_the_environment(monkeypatch):
     settings = Settings()
     assert settings.port == 6000
     assert settings.resolved_database_url() == "sqlite:////srv/embedsvc/embedsvc.db"
+
+
+def test_embed_reads_stdin_and_writes_json_lines_or_npy(tmp_path: Path):
+    result = subprocess.run(
+        [EMBEDSVC, "embed", "--layers", "3", "--dims", "16"], input="first text\nsecond\n",
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["first text", "second"]
+    assert all(len(r["embedding"]) == 16 for r in rows)
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("short\n" + "long " * 400 + "\n")
+    out = tmp_path / "v.npy"
+    saved = run("embed", str(texts), "--out", str(out))
+    assert saved.returncode == 0 and "1 of 2 texts were truncated" in saved.stderr
+    assert np.load(out).shape == (2, 384)
+    refused = run("embed", str(texts), "--on-overflow", "error")
+    assert refused.returncode == 2 and "402 tokens" in refused.stderr
+
+
+def test_train_2dmse_produces_a_model_the_service_loads(tmp_path: Path):
+    pairs = tmp_path / "pairs.jsonl"
+    with pairs.open("w") as handle:
+        for i in range(16):
+            handle.write(json.dumps({"anchor": f"how to sort list {i}",
+                                     "positive": f"def sort_{i}(xs): return sorted(xs)"}) + "\n")
+    trained = run("train", "2dmse", "--pairs", str(pairs), "--out", str(tmp_path / "m"),
+                  "--batch-size", "8", "--max-steps", "2")
+    assert trained.returncode == 0, trained.stderr
+    result = subprocess.run(
+        [EMBEDSVC, "embed", "--model", str(tmp_path / "m"), "--layers", "2"],
+        input="sort a list\n", capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["embedding"]) == 384

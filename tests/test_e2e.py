@@ -30,8 +30,9 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
     server = server_factory(database_url=database_url).start()
     with server.client() as client:
         assert client.health() == "SERVING"
-        created = client.create_collection("kb")
+        created = client.create_collection("kb", profile={"precision": "fp32"})
         assert (created.model, created.dimensions) == ("all-MiniLM-L6-v2", 384)
+        assert (created.profile.layers, created.profile.precision) == (6, "fp32")
         results = client.upsert("kb", DOCS).results
         assert [r.created for r in results] == [True, True, True]
 
@@ -84,7 +85,13 @@ def test_embed_health_and_reflection(server_factory):
         raw = client.embed(["a short text"], normalize=False, dimensions=32)
         assert float((raw**2).sum()) < 0.99
 
+        shallow = client.embed(["a short text"], profile={"layers": 2, "precision": "fp32"})
+        full = client.embed(["a short text"], profile={"precision": "fp32"})
+        assert shallow.shape == full.shape == (1, 384)
+        assert float(shallow[0] @ full[0]) < 0.999
+
         info = client.info()
+        assert info.default_profile.layers == 6 and info.default_profile.dimensions == 384
         assert (info.model, info.max_tokens, info.dimensions, info.layers) == (
             "all-MiniLM-L6-v2", 256, 384, 6)
         assert info.limits.max_batch_texts > 0

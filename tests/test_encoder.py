@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedsvc.encoding.encoder import slice_dimensions
+from embedsvc.encoding.elastic import slice_dimensions
 from embedsvc.errors import InvalidArgument
 
 

@@ -3,8 +3,9 @@
 tree-sitter parses the file. Definitions (functions, methods, classes, impls, ...) are units of
 their own; the other statements between two definitions are packed together up to the budget. A
 unit over the token budget is split at its children's boundaries, recursively, then into line
-windows, then token windows for a single huge line. Files that do not parse cleanly, or whose
-language has no grammar here, are cut into line windows.
+windows, then token windows for a single huge line. Files in a language without a grammar here
+are cut into line windows, and so are the parts of a file that do not parse (kind ``lines``;
+tree-sitter localizes errors, so the well-formed definitions around them stay units).
 
 Boundaries are local on purpose: a definition is never merged with a neighbour, and statement
 runs are packed only between two definitions, so an edit inside one function moves no chunk
@@ -48,6 +49,8 @@ from embedsvc.chunking.types import Chunk
 _MAX_DEPTH = 48
 # Fields that make a statement a block whose header its pieces should carry as context.
 _BLOCK_FIELDS = ("body", "consequence")
+# Stands in for a language without a grammar here: no parser, so line windows.
+_NO_GRAMMAR = LanguageSpec("none", "")
 # Characters of an enclosing definition's header repeated as context (long signatures are cut).
 _HEADER_CHARS = 200
 
@@ -121,23 +124,20 @@ class _CodeChunker:
         self.counter = counter
         self.index = index
         self.max_tokens = max_tokens
-        self.spec = spec
+        self.spec = spec or _NO_GRAMMAR
         self.path = path
         self.line_starts = line_starts(source)
         self._chars = None if len(self.data) == len(source) else _ByteToChar(source, self.data)
         self._context_limit = (max_tokens - counter.special) // 2
         self._contexts: dict[tuple[str, ...], str] = {}
-        self._type_headers: dict[str, str] | None = None
-        self._root: Node | None = None
+        self._type_headers: dict[str, str] = {}
 
     def spans(self) -> list[Span]:
-        parser = parser_for(self.spec.name) if self.spec is not None else None
-        if parser is None or self.spec is None:
+        parser = parser_for(self.spec.name)
+        root = parser.parse(self.data).root_node if parser is not None else None
+        if root is None:
             return self._lines(0, len(self.source), (), "", "lines")
-        root = parser.parse(self.data).root_node
-        if root.has_error:
-            return self._lines(0, len(self.source), (), "", "lines")
-        self._root = root
+        self._type_headers = self._collect_type_headers(root)
         module = module_symbol(root, self.spec, self.path)
         top = _Unit(0, len(self.source), root, None, "module", module, (), False)
         units = self._subunits(top)
@@ -203,7 +203,6 @@ class _CodeChunker:
         return kids
 
     def _definition(self, node: Node) -> Definition | None:
-        assert self.spec is not None
         return find_definition(node, self.spec)
 
     def _header(self, owner: Node) -> tuple[str, ...]:
@@ -224,7 +223,7 @@ class _CodeChunker:
 
     def _units(self, kids: list[Node], parent: _Unit, context: tuple[str, ...]) -> list[_Unit]:
         """One unit per definition (with the comments above it) or other child."""
-        definitions = [self._definition(kid) for kid in kids]
+        definitions = [None if kid.has_error else self._definition(kid) for kid in kids]
         attached = self._attached(kids, definitions)
         starts = [self._start(kid) for kid in kids]
         units = []
@@ -252,7 +251,6 @@ class _CodeChunker:
         return attached
 
     def _is_prefix(self, node: Node) -> bool:
-        assert self.spec is not None
         return "comment" in node.type or node.type in self.spec.prefixes
 
     def _unit(
@@ -264,6 +262,8 @@ class _CodeChunker:
         parent: _Unit,
         context: tuple[str, ...],
     ) -> _Unit:
+        if kid.has_error:
+            return _Unit(start, end, None, None, "lines", parent.symbol, context, parent.in_class)
         if definition is None:
             return _Unit(
                 start, end, kid, None, parent.kind, parent.symbol, context, parent.in_class
@@ -273,20 +273,16 @@ class _CodeChunker:
             kind = "method"
         names = (parent.symbol, definition.scope, definition.name)
         symbol = ".".join(name for name in names if name)
-        if definition.scope:
-            context = context + self._scope_header(definition.scope)
+        header = definition.scope and self._type_headers.get(definition.scope.rsplit(".", 1)[-1])
+        if header:
+            context = (*context, header)
         return _Unit(start, end, kid, definition, kind, symbol, context, kind in CLASS_KINDS)
 
-    def _scope_header(self, scope: str) -> tuple[str, ...]:
-        """Header of the type a Go or out-of-class C++ method belongs to, if declared here."""
-        if self._type_headers is None:
-            self._type_headers = self._collect_type_headers()
-        header = self._type_headers.get(scope.rsplit(".", 1)[-1])
-        return (header,) if header else ()
-
-    def _collect_type_headers(self) -> dict[str, str]:
+    def _collect_type_headers(self, root: Node) -> dict[str, str]:
+        """First line of each top-level type, the context of methods defined outside it (Go
+        receivers, ``void Poly::scale()`` in C++)."""
         headers: dict[str, str] = {}
-        for kid in self._root.named_children if self._root is not None else []:
+        for kid in root.named_children:
             definition = self._definition(kid)
             if definition is not None and definition.kind in CLASS_KINDS | {"type"}:
                 start = self._start(definition.node)

@@ -431,7 +431,7 @@ def module_symbol(root: Node, spec: LanguageSpec, path: str | None) -> str:
         return ""
     if spec.symbol_root == "file" and path:
         stem = os.path.splitext(os.path.basename(path))[0]
-        if stem in ("__init__", "index", "mod", "lib"):
+        if stem in ("__init__", "index", "mod"):
             stem = os.path.basename(os.path.dirname(path)) or stem
         return stem
     return ""

@@ -96,7 +96,8 @@ class TokenCounter:
             starts.extend(base + s for s, _ in encoding.offsets)
         if any(b < a for a, b in itertools.pairwise(starts)):
             starts.sort()
-        return TokenIndex(source, starts)
+        seamless = all(source[end - 1] in " \n" for _, end in bounds[:-1])
+        return TokenIndex(source, starts, seamless)
 
 
 _BACKENDS: weakref.WeakKeyDictionary[Any, Tokenizer] = weakref.WeakKeyDictionary()
@@ -154,9 +155,10 @@ def _piece_bounds(source: str) -> list[tuple[int, int]]:
 class TokenIndex:
     """Start offsets of a document's tokens: span costs and token-boundary cuts in O(log n)."""
 
-    def __init__(self, source: str, starts: list[int]) -> None:
+    def __init__(self, source: str, starts: list[int], seamless: bool) -> None:
         self.source = source
         self.starts = starts
+        self.seamless = seamless  # no tokenization piece ended inside a word
 
     def count(self, start: int, end: int) -> int:
         """Estimated tokens of ``source[start:end]`` (tokens that start inside it)."""
@@ -281,7 +283,7 @@ class ChunkBuilder:
 
     def _counts(self, spans: list[Span]) -> list[int]:
         """Exact counts: from the index where that is provably exact, else one batched pass."""
-        additive = self.counter.additive_in(self.source)
+        additive = self.index.seamless and self.counter.additive_in(self.source)
         known = [self._known_count(s) if additive else None for s in spans]
         unknown = [span for span, count in zip(spans, known, strict=True) if count is None]
         verified = iter(self.counter.count_many([embed_text(self.source, s) for s in unknown]))

@@ -7,6 +7,7 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 
 from embedsvc.chunking.types import Chunk
+from embedsvc.encoding.profile import EncoderProfile
 from embedsvc.errors import InvalidArgument
 from embedsvc.indexing import DocumentInput
 from embedsvc.retrieval import Condition
@@ -59,7 +60,28 @@ def collection_out(info: CollectionInfo) -> index_pb2.Collection:
         name=info.name, model=info.model, model_fingerprint=info.model_fingerprint,
         dimensions=info.dimensions, metric=METRIC_ENUMS[info.metric],
         max_chunk_tokens=info.max_chunk_tokens, document_count=info.document_count,
-        chunk_count=info.chunk_count,
+        chunk_count=info.chunk_count, profile=profile_out(info.profile),
+    )
+
+
+def profile_overrides(message: types_pb2.EncoderProfile) -> dict[str, Any]:
+    """The fields a client set; zero and empty mean inherit."""
+    overrides: dict[str, Any] = {}
+    if message.layers:
+        overrides["layers"] = message.layers
+    if message.dimensions:
+        overrides["dimensions"] = message.dimensions
+    if message.tempscale:
+        overrides["tempscale"] = message.tempscale
+    if message.precision:
+        overrides["precision"] = message.precision
+    return overrides
+
+
+def profile_out(profile: EncoderProfile) -> types_pb2.EncoderProfile:
+    return types_pb2.EncoderProfile(
+        layers=profile.layers or 0, dimensions=profile.dimensions or 0,
+        tempscale=profile.tempscale, precision=profile.precision,
     )
 
 

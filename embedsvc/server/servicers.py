@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,6 +33,12 @@ LEVELS = {
     search_pb2.LEVEL_DOCUMENT: "document",
 }
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The client's deadline on the monotonic clock, or None without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
 
 
 def rpc(method: Handler) -> Handler:
@@ -67,6 +74,8 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
             normalize=request.normalize if request.HasField("normalize") else True,
             dimensions=request.dimensions or None,
             allow_truncation=request.on_overflow != embedding_pb2.OVERFLOW_POLICY_ERROR,
+            profile=convert.profile_overrides(request.profile),
+            is_active=context.is_active, deadline=_deadline(context),
         )
         return embedding_pb2.EmbedResponse(
             embeddings=[
@@ -85,6 +94,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         return embedding_pb2.InfoResponse(
             model=info.name, model_fingerprint=info.fingerprint, max_tokens=info.max_tokens,
             dimensions=info.dimensions, layers=info.layers, version=__version__,
+            default_profile=convert.profile_out(info.default_profile),
             limits=embedding_pb2.Limits(
                 max_batch_texts=settings.max_batch_texts,
                 max_text_chars=settings.max_text_chars,
@@ -106,6 +116,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
         info = self.core.create_collection(
             request.name, request.model, request.dimensions,
             convert.METRIC_NAMES[request.metric], request.max_chunk_tokens,
+            convert.profile_overrides(request.profile),
         )
         return convert.collection_out(info)
 
@@ -204,6 +215,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         hits = self.core.search(
             request.collection, request.query, request.k or 10,
             convert.conditions_in(request.filter), LEVELS[request.level],
+            convert.profile_overrides(request.query_profile),
+            is_active=context.is_active, deadline=_deadline(context),
         )
         return search_pb2.SearchResponse(
             hits=[

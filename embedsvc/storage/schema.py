@@ -46,6 +46,9 @@ class CollectionRow(Base):
     dimensions: Mapped[int] = mapped_column(Integer)
     metric: Mapped[str] = mapped_column(String(16))
     max_chunk_tokens: Mapped[int] = mapped_column(Integer)
+    # The encoder profile the chunks are embedded with (None: collections from before profiles,
+    # embedded with the full model in fp32).
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Bumped by every committed write; the saved FAISS index records the one it reflects.
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

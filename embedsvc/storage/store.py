@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from embedsvc.encoding.profile import EncoderProfile
 from embedsvc.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from embedsvc.storage.database import create_db_engine, migrate
 from embedsvc.storage.lock import DataDirLock
@@ -44,6 +45,7 @@ class CollectionInfo:
     dimensions: int
     metric: str
     max_chunk_tokens: int
+    profile: EncoderProfile
     document_count: int = 0
     chunk_count: int = 0
 
@@ -90,7 +92,7 @@ class Store:
     # -- collections -------------------------------------------------------------------
 
     def create_collection(
-        self, name: str, model: str, model_fingerprint: str, dimensions: int, metric: str,
+        self, name: str, model: str, model_fingerprint: str, profile: EncoderProfile, metric: str,
         max_chunk_tokens: int,
     ) -> CollectionInfo:
         if not COLLECTION_NAME.match(name):
@@ -100,9 +102,11 @@ class Store:
             )
         if metric not in METRICS:
             raise InvalidArgument(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        dimensions = profile.dimensions
         row = CollectionRow(
             name=name, model=model, model_fingerprint=model_fingerprint, dimensions=dimensions,
             metric=metric, max_chunk_tokens=max_chunk_tokens, generation=0,
+            profile=profile.to_dict(),
         )
         with self._write_lock:
             try:
@@ -294,5 +298,7 @@ def _info(row: CollectionRow, documents: int = 0, chunks: int = 0) -> Collection
     return CollectionInfo(
         id=row.id, name=row.name, model=row.model, model_fingerprint=row.model_fingerprint,
         dimensions=row.dimensions, metric=row.metric, max_chunk_tokens=row.max_chunk_tokens,
+        profile=EncoderProfile.from_dict(row.profile) if row.profile
+        else EncoderProfile(dimensions=row.dimensions, precision="fp32"),
         document_count=documents, chunk_count=chunks,
     )

@@ -1,3 +1,4 @@
+from embedsvc.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -17,16 +18,18 @@ OVERFLOW_POLICY_TRUNCATE: OverflowPolicy
 OVERFLOW_POLICY_ERROR: OverflowPolicy
 
 class EmbedRequest(_message.Message):
-    __slots__ = ("texts", "normalize", "dimensions", "on_overflow")
+    __slots__ = ("texts", "normalize", "dimensions", "on_overflow", "profile")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     ON_OVERFLOW_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     normalize: bool
     dimensions: int
     on_overflow: OverflowPolicy
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., normalize: _Optional[bool] = ..., dimensions: _Optional[int] = ..., on_overflow: _Optional[_Union[OverflowPolicy, str]] = ...) -> None: ...
+    profile: _types_pb2.EncoderProfile
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., normalize: _Optional[bool] = ..., dimensions: _Optional[int] = ..., on_overflow: _Optional[_Union[OverflowPolicy, str]] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
 
 class Embedding(_message.Message):
     __slots__ = ("values", "token_count", "truncated")
@@ -67,7 +70,7 @@ class Limits(_message.Message):
     def __init__(self, max_batch_texts: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_documents_per_upsert: _Optional[int] = ..., max_k: _Optional[int] = ..., max_request_bytes: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits")
+    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits", "default_profile")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +78,7 @@ class InfoResponse(_message.Message):
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_PROFILE_FIELD_NUMBER: _ClassVar[int]
     model: str
     model_fingerprint: str
     max_tokens: int
@@ -82,4 +86,5 @@ class InfoResponse(_message.Message):
     layers: int
     version: str
     limits: Limits
-    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    default_profile: _types_pb2.EncoderProfile
+    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...

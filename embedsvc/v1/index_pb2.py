@@ -25,49 +25,49 @@ _sym_db = _symbol_database.Default()
 from embedsvc.v1 import types_pb2 as embedsvc_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65mbedsvc/v1/index.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"\xc4\x01\n\nCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x19\n\x11model_fingerprint\x18\x03 \x01(\t\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12#\n\x06metric\x18\x05 \x01(\x0e\x32\x13.embedsvc.v1.Metric\x12\x18\n\x10max_chunk_tokens\x18\x06 \x01(\r\x12\x16\n\x0e\x64ocument_count\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x08 \x01(\x04\"\x89\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\r\x12#\n\x06metric\x18\x04 \x01(\x0e\x32\x13.embedsvc.v1.Metric\x12\x18\n\x10max_chunk_tokens\x18\x05 \x01(\r\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x16ListCollectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"`\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.embedsvc.v1.Collection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"V\n\x16UpsertDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12(\n\tdocuments\x18\x02 \x03(\x0b\x32\x15.embedsvc.v1.Document\"\x9e\x01\n\x0e\x44ocumentResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\r\x12\x17\n\x0f\x63hunks_embedded\x18\x04 \x01(\r\x12\x15\n\rchunks_reused\x18\x05 \x01(\r\x12\x16\n\x0e\x63hunks_deleted\x18\x06 \x01(\r\x12\x17\n\x0ftokens_embedded\x18\x07 \x01(\x04\"G\n\x17UpsertDocumentsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.embedsvc.v1.DocumentResult\"4\n\x12GetDocumentRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"x\n\x13GetDocumentResponse\x12\'\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x15.embedsvc.v1.Document\x12\"\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\"d\n\x14ListDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tid_prefix\x18\x04 \x01(\t\"H\n\x0f\x44ocumentSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x03 \x01(\r\"n\n\x15ListDocumentsResponse\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12/\n\tdocuments\x18\x03 \x03(\x0b\x32\x1c.embedsvc.v1.DocumentSummary\"9\n\x16\x44\x65leteDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\"U\n\x17\x44\x65leteDocumentsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\x16\n\x0e\x63hunks_deleted\x18\x03 \x01(\r*B\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_L2\x10\x02\x32\xd3\x05\n\x0cIndexService\x12Q\n\x10\x43reateCollection\x12$.embedsvc.v1.CreateCollectionRequest\x1a\x17.embedsvc.v1.Collection\x12K\n\rGetCollection\x12!.embedsvc.v1.GetCollectionRequest\x1a\x17.embedsvc.v1.Collection\x12\\\n\x0fListCollections\x12#.embedsvc.v1.ListCollectionsRequest\x1a$.embedsvc.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.embedsvc.v1.DeleteCollectionRequest\x1a%.embedsvc.v1.DeleteCollectionResponse\x12\\\n\x0fUpsertDocuments\x12#.embedsvc.v1.UpsertDocumentsRequest\x1a$.embedsvc.v1.UpsertDocumentsResponse\x12P\n\x0bGetDocument\x12\x1f.embedsvc.v1.GetDocumentRequest\x1a .embedsvc.v1.GetDocumentResponse\x12V\n\rListDocuments\x12!.embedsvc.v1.ListDocumentsRequest\x1a\".embedsvc.v1.ListDocumentsResponse\x12\\\n\x0f\x44\x65leteDocuments\x12#.embedsvc.v1.DeleteDocumentsRequest\x1a$.embedsvc.v1.DeleteDocumentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65mbedsvc/v1/index.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"\xf2\x01\n\nCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x19\n\x11model_fingerprint\x18\x03 \x01(\t\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12#\n\x06metric\x18\x05 \x01(\x0e\x32\x13.embedsvc.v1.Metric\x12\x18\n\x10max_chunk_tokens\x18\x06 \x01(\r\x12\x16\n\x0e\x64ocument_count\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_count\x18\x08 \x01(\x04\x12,\n\x07profile\x18\t \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\"\xb7\x01\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\r\x12#\n\x06metric\x18\x04 \x01(\x0e\x32\x13.embedsvc.v1.Metric\x12\x18\n\x10max_chunk_tokens\x18\x05 \x01(\r\x12,\n\x07profile\x18\x06 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x16ListCollectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"`\n\x17ListCollectionsResponse\x12,\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x17.embedsvc.v1.Collection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"V\n\x16UpsertDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12(\n\tdocuments\x18\x02 \x03(\x0b\x32\x15.embedsvc.v1.Document\"\x9e\x01\n\x0e\x44ocumentResult\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\r\x12\x17\n\x0f\x63hunks_embedded\x18\x04 \x01(\r\x12\x15\n\rchunks_reused\x18\x05 \x01(\r\x12\x16\n\x0e\x63hunks_deleted\x18\x06 \x01(\r\x12\x17\n\x0ftokens_embedded\x18\x07 \x01(\x04\"G\n\x17UpsertDocumentsResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.embedsvc.v1.DocumentResult\"4\n\x12GetDocumentRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"x\n\x13GetDocumentResponse\x12\'\n\x08\x64ocument\x18\x01 \x01(\x0b\x32\x15.embedsvc.v1.Document\x12\"\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\"d\n\x14ListDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x11\n\tid_prefix\x18\x04 \x01(\t\"H\n\x0f\x44ocumentSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x03 \x01(\r\"n\n\x15ListDocumentsResponse\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12/\n\tdocuments\x18\x03 \x03(\x0b\x32\x1c.embedsvc.v1.DocumentSummary\"9\n\x16\x44\x65leteDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\"U\n\x17\x44\x65leteDocumentsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\x16\n\x0e\x63hunks_deleted\x18\x03 \x01(\r*B\n\x06Metric\x12\x16\n\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n\rMETRIC_COSINE\x10\x01\x12\r\n\tMETRIC_L2\x10\x02\x32\xd3\x05\n\x0cIndexService\x12Q\n\x10\x43reateCollection\x12$.embedsvc.v1.CreateCollectionRequest\x1a\x17.embedsvc.v1.Collection\x12K\n\rGetCollection\x12!.embedsvc.v1.GetCollectionRequest\x1a\x17.embedsvc.v1.Collection\x12\\\n\x0fListCollections\x12#.embedsvc.v1.ListCollectionsRequest\x1a$.embedsvc.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.embedsvc.v1.DeleteCollectionRequest\x1a%.embedsvc.v1.DeleteCollectionResponse\x12\\\n\x0fUpsertDocuments\x12#.embedsvc.v1.UpsertDocumentsRequest\x1a$.embedsvc.v1.UpsertDocumentsResponse\x12P\n\x0bGetDocument\x12\x1f.embedsvc.v1.GetDocumentRequest\x1a .embedsvc.v1.GetDocumentResponse\x12V\n\rListDocuments\x12!.embedsvc.v1.ListDocumentsRequest\x1a\".embedsvc.v1.ListDocumentsResponse\x12\\\n\x0f\x44\x65leteDocuments\x12#.embedsvc.v1.DeleteDocumentsRequest\x1a$.embedsvc.v1.DeleteDocumentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'embedsvc.v1.index_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_METRIC']._serialized_start=1606
-  _globals['_METRIC']._serialized_end=1672
+  _globals['_METRIC']._serialized_start=1698
+  _globals['_METRIC']._serialized_end=1764
   _globals['_COLLECTION']._serialized_start=66
-  _globals['_COLLECTION']._serialized_end=262
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=265
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=402
-  _globals['_GETCOLLECTIONREQUEST']._serialized_start=404
-  _globals['_GETCOLLECTIONREQUEST']._serialized_end=440
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=442
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=505
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=507
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=603
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=605
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=644
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=646
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=672
-  _globals['_UPSERTDOCUMENTSREQUEST']._serialized_start=674
-  _globals['_UPSERTDOCUMENTSREQUEST']._serialized_end=760
-  _globals['_DOCUMENTRESULT']._serialized_start=763
-  _globals['_DOCUMENTRESULT']._serialized_end=921
-  _globals['_UPSERTDOCUMENTSRESPONSE']._serialized_start=923
-  _globals['_UPSERTDOCUMENTSRESPONSE']._serialized_end=994
-  _globals['_GETDOCUMENTREQUEST']._serialized_start=996
-  _globals['_GETDOCUMENTREQUEST']._serialized_end=1048
-  _globals['_GETDOCUMENTRESPONSE']._serialized_start=1050
-  _globals['_GETDOCUMENTRESPONSE']._serialized_end=1170
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1172
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1272
-  _globals['_DOCUMENTSUMMARY']._serialized_start=1274
-  _globals['_DOCUMENTSUMMARY']._serialized_end=1346
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1348
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1458
-  _globals['_DELETEDOCUMENTSREQUEST']._serialized_start=1460
-  _globals['_DELETEDOCUMENTSREQUEST']._serialized_end=1517
-  _globals['_DELETEDOCUMENTSRESPONSE']._serialized_start=1519
-  _globals['_DELETEDOCUMENTSRESPONSE']._serialized_end=1604
-  _globals['_INDEXSERVICE']._serialized_start=1675
-  _globals['_INDEXSERVICE']._serialized_end=2398
+  _globals['_COLLECTION']._serialized_end=308
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=311
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=494
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=496
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=532
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=534
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=597
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=599
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=695
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=697
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=736
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=738
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=764
+  _globals['_UPSERTDOCUMENTSREQUEST']._serialized_start=766
+  _globals['_UPSERTDOCUMENTSREQUEST']._serialized_end=852
+  _globals['_DOCUMENTRESULT']._serialized_start=855
+  _globals['_DOCUMENTRESULT']._serialized_end=1013
+  _globals['_UPSERTDOCUMENTSRESPONSE']._serialized_start=1015
+  _globals['_UPSERTDOCUMENTSRESPONSE']._serialized_end=1086
+  _globals['_GETDOCUMENTREQUEST']._serialized_start=1088
+  _globals['_GETDOCUMENTREQUEST']._serialized_end=1140
+  _globals['_GETDOCUMENTRESPONSE']._serialized_start=1142
+  _globals['_GETDOCUMENTRESPONSE']._serialized_end=1262
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1264
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1364
+  _globals['_DOCUMENTSUMMARY']._serialized_start=1366
+  _globals['_DOCUMENTSUMMARY']._serialized_end=1438
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1440
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1550
+  _globals['_DELETEDOCUMENTSREQUEST']._serialized_start=1552
+  _globals['_DELETEDOCUMENTSREQUEST']._serialized_end=1609
+  _globals['_DELETEDOCUMENTSRESPONSE']._serialized_start=1611
+  _globals['_DELETEDOCUMENTSRESPONSE']._serialized_end=1696
+  _globals['_INDEXSERVICE']._serialized_start=1767
+  _globals['_INDEXSERVICE']._serialized_end=2490
 # @@protoc_insertion_point(module_scope)

@@ -18,7 +18,7 @@ METRIC_COSINE: Metric
 METRIC_L2: Metric
 
 class Collection(_message.Message):
-    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count")
+    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count", "profile")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class Collection(_message.Message):
     MAX_CHUNK_TOKENS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     model_fingerprint: str
@@ -35,21 +36,24 @@ class Collection(_message.Message):
     max_chunk_tokens: int
     document_count: int
     chunk_count: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ...) -> None: ...
+    profile: _types_pb2.EncoderProfile
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens")
+    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens", "profile")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     MAX_CHUNK_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimensions: int
     metric: Metric
     max_chunk_tokens: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ...) -> None: ...
+    profile: _types_pb2.EncoderProfile
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
 
 class GetCollectionRequest(_message.Message):
     __slots__ = ("name",)

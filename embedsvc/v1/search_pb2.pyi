@@ -19,18 +19,20 @@ LEVEL_CHUNK: Level
 LEVEL_DOCUMENT: Level
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "query", "k", "filter", "level")
+    __slots__ = ("collection", "query", "k", "filter", "level", "query_profile")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    QUERY_PROFILE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     query: str
     k: int
     filter: _types_pb2.Filter
     level: Level
-    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ...) -> None: ...
+    query_profile: _types_pb2.EncoderProfile
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., query_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("document_id", "score", "chunk", "metadata", "evidence")

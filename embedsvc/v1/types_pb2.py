@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65mbedsvc/v1/types.proto\x12\x0b\x65mbedsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\"a\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd8\x01\n\x05\x43hunk\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07ordinal\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x12\n\nstart_char\x18\x04 \x01(\x05\x12\x10\n\x08\x65nd_char\x18\x05 \x01(\x05\x12\x12\n\nstart_line\x18\x06 \x01(\x05\x12\x10\n\x08\x65nd_line\x18\x07 \x01(\x05\x12\x13\n\x0btoken_count\x18\x08 \x01(\x05\x12\x14\n\x0c\x63ontent_hash\x18\t \x01(\t\x12\x0f\n\x07\x63ontext\x18\n \x01(\t\x12\x0e\n\x06symbol\x18\x0b \x01(\t\x12\x0c\n\x04kind\x18\x0c \x01(\t\"4\n\x06\x46ilter\x12*\n\nconditions\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.Condition\"H\n\tCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x06\x65quals\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x42\x04\n\x02opb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65mbedsvc/v1/types.proto\x12\x0b\x65mbedsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\"a\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd8\x01\n\x05\x43hunk\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07ordinal\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x12\n\nstart_char\x18\x04 \x01(\x05\x12\x10\n\x08\x65nd_char\x18\x05 \x01(\x05\x12\x12\n\nstart_line\x18\x06 \x01(\x05\x12\x10\n\x08\x65nd_line\x18\x07 \x01(\x05\x12\x13\n\x0btoken_count\x18\x08 \x01(\x05\x12\x14\n\x0c\x63ontent_hash\x18\t \x01(\t\x12\x0f\n\x07\x63ontext\x18\n \x01(\t\x12\x0e\n\x06symbol\x18\x0b \x01(\t\x12\x0c\n\x04kind\x18\x0c \x01(\t\"Z\n\x0e\x45ncoderProfile\x12\x0e\n\x06layers\x18\x01 \x01(\r\x12\x12\n\ndimensions\x18\x02 \x01(\r\x12\x11\n\ttempscale\x18\x03 \x01(\x02\x12\x11\n\tprecision\x18\x04 \x01(\t\"4\n\x06\x46ilter\x12*\n\nconditions\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.Condition\"H\n\tCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x06\x65quals\x18\x02 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x42\x04\n\x02opb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOCUMENT']._serialized_end=167
   _globals['_CHUNK']._serialized_start=170
   _globals['_CHUNK']._serialized_end=386
-  _globals['_FILTER']._serialized_start=388
-  _globals['_FILTER']._serialized_end=440
-  _globals['_CONDITION']._serialized_start=442
-  _globals['_CONDITION']._serialized_end=514
+  _globals['_ENCODERPROFILE']._serialized_start=388
+  _globals['_ENCODERPROFILE']._serialized_end=478
+  _globals['_FILTER']._serialized_start=480
+  _globals['_FILTER']._serialized_end=532
+  _globals['_CONDITION']._serialized_start=534
+  _globals['_CONDITION']._serialized_end=606
 # @@protoc_insertion_point(module_scope)

