@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: all install run test lint bench protos clean
+.PHONY: all install run test bench protos clean
 
 all: install
 
@@ -28,7 +28,12 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# The long-document benchmarks read the Python FAQ and perlfaq from Debian's doc packages.
+BENCH_PACKAGES := python3.11-doc perl-doc
+
 bench: install
+	@dpkg -s $(BENCH_PACKAGES) >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq $(BENCH_PACKAGES))
 	$(BIN)/python bench/run_all.py
 
 # Regenerate the committed gRPC stubs after editing protos/ (a test checks they agree).

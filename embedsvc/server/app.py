@@ -106,8 +106,9 @@ class Server:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        log.info("shutting down: draining requests for up to %ss", self.settings.shutdown_grace)
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.grpc.stop(self.settings.shutdown_grace).wait()
+        self.grpc.stop(self.settings.shutdown_grace).wait(self.settings.shutdown_grace + 5)
         self.core.close()
         log.info("embedsvc stopped; indexes saved")
 
@@ -115,5 +116,6 @@ class Server:
         done = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: done.set())
-        done.wait()
+        while not done.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+            pass
         self.stop()
