@@ -117,7 +117,7 @@ def test_a_run_with_nothing_to_embed_never_loads_the_model(tmp_path: Path):
     try:
         summary = run_index(backend, [repo], "code", IndexOptions())
         assert summary.unchanged == 1 and summary.embedded == 0
-        assert backend.core.encoder._model is None
+        assert backend.core.encoder._elastic is None
     finally:
         backend.close()
 
