@@ -7,10 +7,18 @@ windows, then token windows for a single huge line. Files in a language without 
 are cut into line windows, and so are the parts of a file that do not parse (kind ``lines``;
 tree-sitter localizes errors, so the well-formed definitions around them stay units).
 
+Whatever is split is split evenly: the pieces are as few as the budget allows and as equal as
+the cut points allow (no 250-token piece followed by a lone ``return x``).
+
 Boundaries are local on purpose: a definition is never merged with a neighbour, and statement
 runs are packed only between two definitions, so an edit inside one function moves no chunk
 boundary outside it (a global greedy pass would cascade through the rest of the file). Comments
-and attributes directly above a definition (no blank line between) belong to it.
+and attributes directly above a definition (no blank line between) belong to it, and so does a
+small run of other statements (``X = 1``, ``Seq.register(list)``, the header of the class that
+holds it): the run joins the definition after it, or the one before it at the end of a body.
+Whether a run joins depends on the run's own size only, never on the definition's, so editing
+the definition cannot detach it; a definition that fits alone but not with its run is split
+with the run in its first piece. The leading statements of a file (imports) stay apart.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ _BLOCK_FIELDS = ("body", "consequence")
 _NO_GRAMMAR = LanguageSpec("none", "")
 # Characters of an enclosing definition's header repeated as context (long signatures are cut).
 _HEADER_CHARS = 200
+# A statement run under this many tokens (and under 1/8 of the budget) joins a definition.
+_ATTACH_TOKENS = 32
+# Runs of more atoms than this are grouped in coarser grains (see ``_CodeChunker._groups``).
+_FINE_ATOMS = 400
 
 
 def chunk_code(
@@ -83,7 +95,9 @@ class _Unit:
     """A candidate chunk: a source range, what it is, and what splitting it would descend into.
 
     ``context`` holds the enclosing header lines; ``in_class`` says whether functions defined
-    directly inside it are methods.
+    directly inside it are methods. ``whole`` is the context of the unit as one chunk when it
+    is shorter than ``context`` (the class header joined the first method: the header is then
+    in the text), ``head`` marks the part of a split unit before its first child.
     """
 
     start: int
@@ -94,17 +108,12 @@ class _Unit:
     symbol: str
     context: tuple[str, ...]
     in_class: bool
+    whole: tuple[str, ...] | None = None
+    head: bool = False
 
-
-@dataclass(slots=True)
-class _Run:
-    """Consecutive non-definition units being merged into one chunk."""
-
-    start: int
-    end: int
-    context: tuple[str, ...]
-    symbol: str
-    kind: str
+    @property
+    def own_context(self) -> tuple[str, ...]:
+        return self.context if self.whole is None else self.whole
 
 
 class _CodeChunker:
@@ -129,7 +138,9 @@ class _CodeChunker:
         self.line_starts = line_starts(source)
         self._chars = None if len(self.data) == len(source) else _ByteToChar(source, self.data)
         self._context_limit = (max_tokens - counter.special) // 2
+        self._attach_limit = min(_ATTACH_TOKENS, (max_tokens - counter.special) // 8)
         self._contexts: dict[tuple[str, ...], str] = {}
+        self._budgets: dict[tuple[str, ...], int] = {}
         self._type_headers: dict[str, str] = {}
 
     def spans(self) -> list[Span]:
@@ -143,7 +154,7 @@ class _CodeChunker:
         units = self._subunits(top)
         if not units:
             return self._lines(0, len(self.source), (), module, "module")
-        return self._pack(units, 0)
+        return self._pack(units, 0, leading=False)
 
     # --- positions -------------------------------------------------------------------------
 
@@ -170,6 +181,12 @@ class _CodeChunker:
     def _fits(self, start: int, end: int, context: str) -> bool:
         return self.index.count(start, end) <= self._budget(context)
 
+    def _budget_of(self, parts: tuple[str, ...]) -> int:
+        budget = self._budgets.get(parts)
+        if budget is None:
+            budget = self._budgets[parts] = self._budget(self._context(parts))
+        return budget
+
     # --- units -----------------------------------------------------------------------------
 
     def _subunits(self, unit: _Unit) -> list[_Unit]:
@@ -186,8 +203,18 @@ class _CodeChunker:
         if unit.definition is not None or any(map(owner.child_by_field_name, _BLOCK_FIELDS)):
             context += self._header(owner)
         units = self._units(kids, unit, context)
-        head = replace(unit, end=units[0].start, node=None, definition=None)
-        tail = replace(unit, start=units[-1].end, node=None, definition=None, context=context)
+        head = replace(
+            unit,
+            end=units[0].start,
+            node=None,
+            definition=None,
+            context=unit.own_context,
+            whole=None,
+            head=True,
+        )
+        tail = replace(
+            unit, start=units[-1].end, node=None, definition=None, context=context, whole=None
+        )
         return [
             *([head] if self.source[head.start : head.end].strip() else []),
             *units,
@@ -293,100 +320,246 @@ class _CodeChunker:
 
     # --- packing ---------------------------------------------------------------------------
 
-    def _pack(self, units: list[_Unit], depth: int) -> list[Span]:
-        """Definitions alone; runs of other units merged greedily up to the budget.
+    def _pack(self, units: list[_Unit], depth: int, leading: bool = True) -> list[Span]:
+        """Definitions alone (with the small runs that joined them); other units in runs.
 
-        A non-definition over budget is replaced by its own sub-units (children, else line
-        windows) inside the same run, so small pieces (a lone ``else:``) join their neighbours.
-        A run's context is what all its units share (the innermost common enclosing header).
+        Non-definitions over budget are first replaced by their own sub-units (children, else
+        lines), recursively, so that small pieces (a lone ``else:``) join their neighbours.
+        Each run between two definitions is then cut into as few, and as even, pieces as fit
+        (see :meth:`_groups`); a piece's context is what all its units share (the innermost
+        common enclosing header). ``leading`` says whether a run before the first definition
+        may join it (not at the top of a file: imports are not part of the first function).
         """
         spans: list[Span] = []
-        run: _Run | None = None
+        run: list[_Unit] = []
+        for unit, level in self._attach(self._flatten(units, depth), leading):
+            if self._fits_unit(unit):
+                if unit.definition is None:
+                    run.append(unit)
+                else:
+                    self._flush(spans, run)
+                    spans.append(self._span(unit))
+                continue
+            self._flush(spans, run)
+            split = unit.definition is not None and level < _MAX_DEPTH
+            parts = self._subunits(unit) if split else []
+            spans.extend(self._pack(parts, level + 1) if parts else self._span_lines(unit))
+        self._flush(spans, run)
+        return spans
+
+    def _flatten(self, units: list[_Unit], depth: int) -> list[tuple[_Unit, int]]:
+        """``units`` with every non-definition over budget replaced by its parts, recursively,
+        each with its depth; past ``_MAX_DEPTH`` one is left whole (for line windows)."""
+        out: list[tuple[_Unit, int]] = []
         pending = [(unit, depth) for unit in reversed(units)]
         while pending:
             unit, level = pending.pop()
-            if self._fits_unit(unit):
-                if unit.definition is not None:
-                    self._close(spans, run)
-                    run = None
-                    spans.append(self._span(unit))
-                else:
-                    run = self._extend(spans, run, unit)
+            if unit.definition is not None or level >= _MAX_DEPTH or self._fits_unit(unit):
+                out.append((unit, level))
                 continue
-            if level >= _MAX_DEPTH:
-                parts = []
-            elif unit.definition is None:
-                parts = self._subunits(unit) or self._line_units(unit)
-                pending.extend((part, level + 1) for part in reversed(parts))
+            parts = self._subunits(unit) or self._line_units(unit)
+            pending.extend((part, level + 1) for part in reversed(parts))
+        return out
+
+    def _attach(self, items: list[tuple[_Unit, int]], leading: bool) -> list[tuple[_Unit, int]]:
+        """``items`` with each small run of non-definitions joined to a definition next to it.
+
+        A run joins the definition after it; one after the last definition joins that one; one
+        before the first definition joins it only if ``leading``. Small means under the attach
+        limit, a property of the run alone, so an edit elsewhere never changes the decision.
+        """
+        out: list[tuple[_Unit, int]] = []
+        run: list[tuple[_Unit, int]] = []
+        seen = leading
+        for unit, level in items:
+            if unit.definition is None:
+                run.append((unit, level))
                 continue
+            runs = [part for part, _ in run]
+            if run and seen and self._small(runs):
+                unit = self._joined(runs, replace(unit, start=runs[0].start))
             else:
-                parts = self._subunits(unit)
-            self._close(spans, run)
-            run = None
-            if parts:
-                spans.extend(self._pack(parts, level + 1))
-            else:
-                spans.extend(self._span_lines(unit))
-        self._close(spans, run)
-        return spans
+                out.extend(run)
+            run, seen = [], True
+            out.append((unit, level))
+        runs = [part for part, _ in run]
+        if run and out and out[-1][0].definition is not None and self._small(runs):
+            last, level = out[-1]
+            out[-1] = (self._joined(runs, replace(last, end=runs[-1].end)), level)
+        else:
+            out.extend(run)
+        return out
+
+    def _small(self, run: list[_Unit]) -> bool:
+        """Whether a run may join a definition: under the limit, and all of it parsed (a part
+        with errors stays in line windows, apart)."""
+        if any(unit.kind == "lines" for unit in run):
+            return False
+        return self.index.count(run[0].start, run[-1].end) < self._attach_limit
+
+    def _joined(self, run: list[_Unit], joined: _Unit) -> _Unit:
+        """``joined`` (a definition grown over ``run``) with the context it has as one chunk.
+
+        When the run holds the head of a split unit (``class Foo:``, ``if x:``) that header is
+        in the text, so as a whole the chunk takes the context all of it shares; its parts, if
+        it is split, keep the definition's. Otherwise the definition's context stays (a Go
+        method keeps its receiver's type).
+        """
+        if any(unit.head for unit in run):
+            shared = joined.own_context
+            for unit in run:
+                shared = _common_prefix(shared, unit.context)
+            joined.whole = shared
+        return joined
 
     def _fits_unit(self, unit: _Unit) -> bool:
-        return self._fits(unit.start, unit.end, self._context(unit.context))
+        return self._fits(unit.start, unit.end, self._context(unit.own_context))
 
     def _span(self, unit: _Unit) -> Span:
-        return Span(unit.start, unit.end, self._context(unit.context), unit.symbol, unit.kind)
+        return Span(unit.start, unit.end, self._context(unit.own_context), unit.symbol, unit.kind)
 
-    def _extend(self, spans: list[Span], run: _Run | None, unit: _Unit) -> _Run:
-        """``run`` grown by ``unit`` if the result fits, else ``unit`` starts a new run."""
-        if run is not None:
-            shared = _common_prefix(run.context, unit.context)
-            if self._fits(run.start, unit.end, self._context(shared)):
-                run.end, run.context = unit.end, shared
-                return run
-            self._close(spans, run)
-        return _Run(unit.start, unit.end, unit.context, unit.symbol, unit.kind)
+    def _flush(self, spans: list[Span], run: list[_Unit]) -> None:
+        """Cut a run into even pieces and empty it; bare punctuation (a closing ``}``) joins
+        the chunk before it instead when that fits."""
+        if not run:
+            return
+        start, end = run[0].start, run[-1].end
+        last = spans[-1] if spans else None
+        bare = not any(ch.isalnum() for ch in self.source[start:end])
+        if bare and last is not None and self._fits(last.start, end, last.context):
+            spans[-1] = replace(last, end=end)
+            run.clear()
+            return
+        bounds = [self._token(unit.start) for unit in run]
+        ends = [self._token(unit.end) for unit in run]
+        contexts = [unit.context for unit in run]
+        for i, j in self._groups(bounds, ends, contexts):
+            shared = contexts[i]
+            for parts in contexts[i + 1 : j]:
+                shared = _common_prefix(shared, parts)
+            first = run[i]
+            context = self._context(shared)
+            spans.append(Span(first.start, run[j - 1].end, context, first.symbol, first.kind))
+        run.clear()
+
+    def _token(self, offset: int) -> int:
+        """Index of the first token starting at or after ``offset``."""
+        return bisect.bisect_left(self.index.starts, offset)
+
+    def _groups(
+        self, starts: list[int], ends: list[int], contexts: list[tuple[str, ...]]
+    ) -> list[tuple[int, int]]:
+        """Consecutive atoms (token ranges, each fitting alone) grouped into even pieces.
+
+        Dynamic programming over the cut points: first the fewest pieces, then the smallest
+        sum of squared piece sizes, which spreads the tokens evenly instead of leaving the
+        leftovers to the last piece. A piece's budget is that of the context its atoms share.
+        A long run of tiny atoms (a generated table) is first coarsened into grains of about
+        1/16 of the budget, which keeps the work linear in the run's tokens.
+        """
+        limit = self.max_tokens - self.counter.special
+        shared = contexts[0]
+        for parts in contexts[1:]:
+            if parts is not shared:
+                shared = _common_prefix(shared, parts)
+        if ends[-1] - starts[0] <= self._budget_of(shared):
+            return [(0, len(starts))]
+        if len(starts) > _FINE_ATOMS:
+            firsts = self._grains(starts, ends, contexts, max(1, limit // 16))
+            lasts = [*firsts[1:], len(starts)]
+            coarse = self._even(
+                [starts[i] for i in firsts],
+                [ends[j - 1] for j in lasts],
+                [contexts[i] for i in firsts],
+            )
+            return [(firsts[a], lasts[b - 1]) for a, b in coarse]
+        return self._even(starts, ends, contexts)
+
+    def _even(
+        self, starts: list[int], ends: list[int], contexts: list[tuple[str, ...]]
+    ) -> list[tuple[int, int]]:
+        """The grouping of :meth:`_groups`, computed over every cut point."""
+        limit = self.max_tokens - self.counter.special
+        m = len(starts)
+        pieces, squares, back = [0] * (m + 1), [0] * (m + 1), [0] * (m + 1)
+        for j in range(1, m + 1):
+            end, shared = ends[j - 1], contexts[j - 1]
+            cost = end - starts[j - 1]
+            fewest, least, cut = pieces[j - 1], squares[j - 1] + cost * cost, j - 1
+            budget = self._budget_of(shared)
+            for i in range(j - 2, -1, -1):
+                cost = end - starts[i]
+                if cost > limit:
+                    break
+                if contexts[i] is not shared:
+                    parts = _common_prefix(shared, contexts[i])
+                    if parts != shared:
+                        shared, budget = parts, self._budget_of(parts)
+                if cost > budget or pieces[i] > fewest:
+                    continue
+                square = squares[i] + cost * cost
+                if pieces[i] < fewest or square <= least:
+                    fewest, least, cut = pieces[i], square, i
+            pieces[j], squares[j], back[j] = fewest + 1, least, cut
+        groups = []
+        j = m
+        while j > 0:
+            groups.append((back[j], j))
+            j = back[j]
+        return groups[::-1]
+
+    @staticmethod
+    def _grains(
+        starts: list[int], ends: list[int], contexts: list[tuple[str, ...]], grain: int
+    ) -> list[int]:
+        """First atom of each grain: consecutive atoms with one context, ``grain`` tokens."""
+        firsts = [0]
+        for k in range(1, len(starts)):
+            first = firsts[-1]
+            if ends[k] - starts[first] > grain or contexts[k] is not contexts[first]:
+                firsts.append(k)
+        return firsts
 
     def _line_units(self, unit: _Unit) -> list[_Unit]:
-        """Line windows of a unit without children, as units that can join a run."""
+        """Lines (token windows of a huge one) of a unit without children, as run units."""
+        bounds = self._line_bounds(unit.start, unit.end, self._budget_of(unit.context))
+        kind, symbol, context, in_class = unit.kind, unit.symbol, unit.context, unit.in_class
         return [
-            replace(unit, start=span.start, end=span.end, node=None)
-            for span in self._span_lines(unit)
+            _Unit(a, b, None, None, kind, symbol, context, in_class)
+            for a, b in itertools.pairwise(bounds)
         ]
 
     def _span_lines(self, unit: _Unit) -> list[Span]:
-        return self._lines(unit.start, unit.end, unit.context, unit.symbol, unit.kind)
-
-    def _close(self, spans: list[Span], run: _Run | None) -> None:
-        """End a run; one of bare punctuation (a closing ``}``) joins the chunk before it."""
-        if run is None:
-            return
-        last = spans[-1] if spans else None
-        bare = not any(ch.isalnum() for ch in self.source[run.start : run.end])
-        if bare and last is not None and self._fits(last.start, run.end, last.context):
-            spans[-1] = replace(last, end=run.end)
-        else:
-            context = self._context(run.context)
-            spans.append(Span(run.start, run.end, context, run.symbol, run.kind))
+        return self._lines(unit.start, unit.end, unit.own_context, unit.symbol, unit.kind)
 
     def _lines(
         self, start: int, end: int, parts: tuple[str, ...], symbol: str, kind: str
     ) -> list[Span]:
-        """Whole lines packed greedily; a single line over budget is cut into token windows."""
+        """Whole lines in even pieces; a single line over budget is cut into token windows."""
         context = self._context(parts)
-        budget = self._budget(context)
+        bounds = self._line_bounds(start, end, self._budget(context))
+        if len(bounds) < 2:
+            return []
+        tokens = [self._token(b) for b in bounds]
+        groups = self._groups(tokens[:-1], tokens[1:], [parts] * (len(bounds) - 1))
+        return [Span(bounds[i], bounds[j], context, symbol, kind) for i, j in groups]
+
+    def _line_bounds(self, start: int, end: int, budget: int) -> list[int]:
+        """``start``, the line starts inside ``[start, end)``, ``end``; a line over budget is
+        cut into even token windows."""
         first = bisect.bisect_right(self.line_starts, start)
         last = bisect.bisect_left(self.line_starts, end)
-        cuts: list[int] = [start]
-        fitted = start
+        bounds = [start]
         for boundary in [*self.line_starts[first:last], end]:
-            if self.index.count(cuts[-1], boundary) > budget:
-                if fitted > cuts[-1]:
-                    cuts.append(fitted)
-                if self.index.count(cuts[-1], boundary) > budget:
-                    cuts.extend(self.index.windows(cuts[-1], boundary, budget))
-            fitted = boundary
-        cuts.append(end)
-        return [Span(a, b, context, symbol, kind) for a, b in itertools.pairwise(cuts) if b > a]
+            if boundary <= bounds[-1]:
+                continue
+            cost = self.index.count(bounds[-1], boundary)
+            if cost > budget:
+                line_start, pieces = bounds[-1], -(-cost // max(budget, 1))
+                cuts = self.index.windows(line_start, boundary, -(-cost // pieces))
+                bounds.extend(cut for cut in cuts if line_start < cut < boundary)
+            bounds.append(boundary)
+        return bounds
 
 
 def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:

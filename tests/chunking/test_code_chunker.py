@@ -243,6 +243,134 @@ def test_non_ascii_source_keeps_exact_character_offsets(tokenizer, check_chunks)
     assert by_symbol(chunks)["u.second"].text == "def second():\n    return 'ok'"
 
 
+# --- even pieces, small runs joined ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_tokens", [64, 96, 256])
+def test_split_pieces_are_even(tokenizer, check_chunks, max_tokens):
+    """An oversized function is cut into even pieces, not full ones plus a lone leftover."""
+    for statements in (6, 14, 26, 41):
+        source = _function("big", statements) + "\n"
+        chunks = chunk_code(source, tokenizer, max_tokens, path="m.py")
+        check_chunks(chunks, source, max_tokens)
+        if len(chunks) > 1:
+            counts = [c.token_count for c in chunks]
+            assert min(counts) >= max_tokens // 3, counts
+            assert all(c.end_line > c.start_line for c in chunks), counts
+
+
+def test_split_piece_count_stays_minimal(tokenizer):
+    """Evening out never costs a piece: a body that greedy packing fits in two stays in two."""
+    body = "".join(f"    value_{i} = compute(value_{i - 1}, {i})\n" for i in range(1, 8))
+    source = f"def check_output(value_0):\n{body}    return value_7\n"
+    chunks = chunk_code(source, tokenizer, 96, path="m.py")  # greedy: 96 tokens + the return
+    assert len(chunks) == 2
+    assert chunks[1].text.strip() != "return value_7"
+    assert abs(chunks[0].token_count - chunks[1].token_count) <= 20
+
+
+def test_line_windows_are_even(tokenizer, check_chunks):
+    source = "\n".join(f"key_{i}: value {i} # note" for i in range(57))  # greedy: 8 full + 1
+    chunks = chunk_document(source, tokenizer, 64, path="config.yaml")
+    check_chunks(chunks, source, 64)
+    assert len(chunks) == 9 and min(c.token_count for c in chunks) >= 64 // 2
+
+
+RUNS = textwrap.dedent(
+    """\
+    import os
+
+
+    def first(a):
+        return a + 1
+
+
+    Coroutine.register(coroutine)
+    _SYSTEM_VERSION = None
+
+
+    def second(b):
+        return b * 2
+
+
+    TABLE = {"alpha": 1, "beta": 2, "gamma": 3, "delta": 4, "epsilon": 5, "zeta": 6, "eta": 7}
+
+
+    def third(c):
+        return c - 3
+
+
+    if __name__ == "__main__":
+        third(1)
+    """
+)
+
+
+def test_small_statement_runs_join_a_definition(tokenizer, check_chunks):
+    chunks = chunk_code(RUNS, tokenizer, 256, path="m.py")
+    check_chunks(chunks, RUNS, 256)
+    assert [(c.symbol, c.kind) for c in chunks] == [
+        ("m", "module"),
+        ("m.first", "function"),
+        ("m.second", "function"),
+        ("m", "module"),
+        ("m.third", "function"),
+    ]
+    assert chunks[0].text == "import os"  # a file's leading statements stay apart
+    assert chunks[2].text.startswith("Coroutine.register(coroutine)\n_SYSTEM_VERSION = None")
+    assert chunks[2].text.endswith("return b * 2")  # a small run joins the next definition
+    assert chunks[3].text.startswith("TABLE = ")  # a run over the limit stays alone
+    assert chunks[4].text.endswith("third(1)")  # after the last definition: joins that one
+
+
+def test_small_run_joins_for_other_languages(tokenizer, check_chunks):
+    source = (
+        "function first(a) {\n  return a + 1;\n}\n\nconst LIMIT = 10;\n\n"
+        "function second(b) {\n  return b * LIMIT;\n}\n"
+    )
+    chunks = chunk_code(source, tokenizer, 128, path="m.js")
+    check_chunks(chunks, source, 128)
+    assert [c.symbol for c in chunks] == ["m.first", "m.second"]
+    assert chunks[1].text.startswith("const LIMIT = 10;")
+
+
+def test_class_header_joins_first_member_of_a_split_class(tokenizer, check_chunks):
+    methods = "\n\n".join(textwrap.indent(_function(f"m{i}", 8), "    ") for i in range(3))
+    source = f"class Bytecode(Base):\n    kind = 'code'\n\n{methods}\n"
+    chunks = chunk_code(source, tokenizer, 256, path="dis.py")
+    check_chunks(chunks, source, 256)
+    assert [(c.symbol, c.kind) for c in chunks] == [
+        ("dis.Bytecode.m0", "method"),
+        ("dis.Bytecode.m1", "method"),
+        ("dis.Bytecode.m2", "method"),
+    ]
+    assert chunks[0].text.startswith("class Bytecode(Base):\n    kind = 'code'\n\n    def m0(")
+    assert chunks[0].context == ""  # the header is in the text: not repeated as context
+    assert all(c.context == "class Bytecode(Base):" for c in chunks[1:])
+
+
+def test_class_header_over_the_limit_stays_apart(tokenizer, check_chunks):
+    methods = "\n\n".join(textwrap.indent(_function(f"m{i}", 8), "    ") for i in range(3))
+    table = ", ".join(f"'key_{i}': {i}" for i in range(12))
+    source = f"class Bytecode(Base):\n    table = {{{table}}}\n\n{methods}\n"
+    chunks = chunk_code(source, tokenizer, 256, path="dis.py")
+    check_chunks(chunks, source, 256)
+    assert (chunks[0].symbol, chunks[0].kind) == ("dis.Bytecode", "class")
+    assert chunks[1].text.startswith("    def m0(")
+
+
+def test_joined_run_never_depends_on_the_definition_size(tokenizer, check_chunks):
+    """Whether a run joins depends on the run alone: a definition that fits alone but not with
+    its run is split with the run in its first piece, so growing it never strands the run
+    (which would move a boundary outside the edited definition)."""
+    for statements in range(1, 16):
+        source = f"def a():\n    return 0\n\n\nLIMIT = 10\n\n\n{_function('f', statements)}\n"
+        chunks = chunk_code(source, tokenizer, 96, path="m.py")
+        check_chunks(chunks, source, 96)
+        holder = next(c for c in chunks if "LIMIT" in c.text)
+        assert holder.symbol == "m.f" and "def f(" in holder.text
+
+
 # --- stability under local edits -----------------------------------------------------------
 
 
@@ -271,17 +399,24 @@ def _assert_stable(tokenizer, old_functions: list[str], new_functions: list[str]
 
 
 def _assert_stable_outside(
-    tokenizer, old: str, new: str, old_span: tuple[int, int], new_span: tuple[int, int]
+    tokenizer,
+    old: str,
+    new: str,
+    old_span: tuple[int, int],
+    new_span: tuple[int, int],
+    max_tokens: int = 96,
 ) -> None:
     """Chunks off the edited span keep their text and order; those after it shift by the delta."""
     delta = len(new) - len(old)
-    old_chunks = chunk_code(old, tokenizer, 96, path="m.py")
-    new_chunks = chunk_code(new, tokenizer, 96, path="m.py")
+    old_chunks = chunk_code(old, tokenizer, max_tokens, path="m.py")
+    new_chunks = chunk_code(new, tokenizer, max_tokens, path="m.py")
 
     def outside(chunks: list[Chunk], span: tuple[int, int], shift: int = 0) -> list[tuple]:
-        before = [(c.text, c.start_char, c.symbol) for c in chunks if c.end_char <= span[0]]
+        before = [(c.embed_input, c.start_char, c.symbol) for c in chunks if c.end_char <= span[0]]
         after = [
-            (c.text, c.start_char + shift, c.symbol) for c in chunks if c.start_char >= span[1]
+            (c.embed_input, c.start_char + shift, c.symbol)
+            for c in chunks
+            if c.start_char >= span[1]
         ]
         return [*before, "edit", *after]
 
@@ -330,6 +465,84 @@ def test_local_edit_stability_property(tokenizer, sizes, data):
     new = list(old)
     new[edited] = _function(f"f{edited}", new_size, seed=3)
     _assert_stable(tokenizer, old, new, edited)
+
+
+RUN_STATEMENTS = [
+    "LIMIT = 10",
+    "Registry.register(handler)",
+    "__and__ = intersection",
+    "TABLE = {'a': 1, 'b': [1, 2, 3], 'c': 'a longer value that takes the run over the limit'}",
+]
+
+
+def _mixed_module(
+    units: list[tuple[str, int, int]], runs: list[list[int]], count, max_tokens: int
+) -> tuple[str, list[tuple[tuple[int, int], tuple[int, int], bool]]]:
+    """Functions and classes (one method plus a small one) with statement runs between them.
+
+    For each unit: the span of its function or method, the span of the whole definition, and
+    whether the class alone is over budget (then its other chunks must not move either).
+    """
+    source, spans = "import os\nimport sys\n\n\n", []
+    for (kind, size, seed), run in zip(units, runs, strict=True):
+        if run:
+            source += "\n".join(RUN_STATEMENTS[k] for k in run) + "\n\n\n"
+        if kind == "function":
+            body = _function(f"f{len(spans)}", size, seed)
+            spans.append(((len(source), len(source) + len(body)), (0, 0), True))
+            source += body + "\n\n\n"
+            continue
+        head = f"class C{len(spans)}(Base):\n    kind = 'c'\n\n"
+        method = textwrap.indent(_function(f"m{len(spans)}", size, seed), "    ")
+        whole = head + method + "\n\n    def tail(self):\n        return 1"
+        start = len(source) + len(head)
+        spans.append(
+            (
+                (start, start + len(method)),
+                (len(source), len(source) + len(whole)),
+                count(whole) > max_tokens,
+            )
+        )
+        source += whole + "\n\n\n"
+    return source + "if __name__ == '__main__':\n    f0(1)\n", spans
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    units=st.lists(
+        st.tuples(st.sampled_from(["function", "class"]), st.integers(1, 30), st.just(0)),
+        min_size=2,
+        max_size=5,
+    ),
+    max_tokens=st.sampled_from([48, 96, 256]),
+    data=st.data(),
+)
+def test_local_edit_stability_with_runs_and_classes(
+    tokenizer, count_tokens, units, max_tokens, data
+):
+    """Edits keep every chunk outside the edited unit, small runs and class headers included:
+    the function itself, or its method while the class stays split, else the whole class."""
+    runs = data.draw(
+        st.lists(st.lists(st.integers(0, 3), max_size=3), min_size=len(units), max_size=len(units))
+    )
+    edited = data.draw(st.integers(0, len(units) - 1))
+    new_units = list(units)
+    new_units[edited] = (units[edited][0], data.draw(st.integers(1, 30)), 3)
+    old, old_spans = _mixed_module(units, runs, count_tokens, max_tokens)
+    new, new_spans = _mixed_module(new_units, runs, count_tokens, max_tokens)
+    (old_inner, old_whole, old_split), (new_inner, new_whole, new_split) = (
+        old_spans[edited],
+        new_spans[edited],
+    )
+    inner = old_split and new_split
+    _assert_stable_outside(
+        tokenizer,
+        old,
+        new,
+        old_inner if inner else old_whole,
+        new_inner if inner else new_whole,
+        max_tokens,
+    )
 
 
 # --- property: nothing dropped, nothing over budget ----------------------------------------
