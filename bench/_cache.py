@@ -34,7 +34,9 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.encoder = encoder
         self.fingerprint = encoder.info.fingerprint
-        self.profile = f"{profile}-max{encoder.info.max_tokens}"
+        # The default encoder profile (precision included) is part of what a vector means.
+        default = encoder.info.default_profile.key()
+        self.profile = f"{profile}-max{encoder.info.max_tokens}-{default}"
         self.dimensions = encoder.info.dimensions
         self._db = sqlite3.connect(path)
         self._db.execute(
