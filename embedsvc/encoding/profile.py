@@ -103,7 +103,7 @@ def _check_range(name: str, value: int | None, limit: int, what: str) -> None:
 
 @functools.cache
 def default_precision() -> str:
-    """"bf16" where the CPU computes it natively (1.2-1.7x faster here, cosine >= 0.9999), else "fp32".
+    """"bf16" where the CPU computes it natively (1.2-1.7x faster, cosine >= 0.9999), else fp32.
 
     Emulated bf16 is slower than fp32, so the flag check matters more than the speed-up.
     """
