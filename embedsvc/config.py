@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # RESOURCE_EXHAUSTED.
     max_batch_tokens: int = Field(16384, ge=64)
     max_queue_texts: int = Field(4096, ge=1)
+    max_pass_texts: int = Field(32, ge=1)
     # Seconds in-flight requests get to finish after SIGTERM.
     shutdown_grace: float = 30.0
     # Seconds between background saves of changed FAISS indexes.

@@ -67,7 +67,8 @@ class Core:
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.encoder = encoder or Encoder(
-            settings.model, settings.max_batch_tokens, settings.max_queue_texts
+            settings.model, settings.max_batch_tokens, settings.max_queue_texts,
+            settings.max_pass_texts,
         )
         self._owns_encoder = encoder is None
         self.store = Store(settings.data_dir, settings.resolved_database_url())

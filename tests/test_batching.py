@@ -199,3 +199,15 @@ def test_close_finishes_queued_work_then_refuses(fake):
     assert queued.result(TIMEOUT)[0, 0] == 6
     with pytest.raises(FailedPrecondition, match="shutting down"):
         batcher.submit(["late"], [4], "p")
+
+
+def test_a_pass_holds_at_most_max_pass_texts(fake, make_batcher):
+    """Many short queued texts are not padded together into one huge pass."""
+    batcher = make_batcher(fake, max_batch_tokens=10_000, max_pass_texts=4)
+    hold(fake, batcher)
+    futures = [batcher.submit(["x" * (i + 1)], [i + 1], "p") for i in range(10)]
+    fake.gate.set()
+    for future in futures:
+        future.result(TIMEOUT)
+    sizes = [len(batch) for batch, _ in fake.calls[1:]]
+    assert sizes and max(sizes) <= 4 and sum(sizes) == 10

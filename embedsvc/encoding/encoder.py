@@ -47,12 +47,14 @@ class Encoder:
     """
 
     def __init__(
-        self, model_spec: str = "", max_batch_tokens: int = 16384, max_queue_texts: int = 4096
+        self, model_spec: str = "", max_batch_tokens: int = 16384, max_queue_texts: int = 4096,
+        max_pass_texts: int = 32,
     ) -> None:
         self.path = resolve_model_path(model_spec)
         self.name = model_name(self.path)
         self.max_batch_tokens = max_batch_tokens
         self.max_queue_texts = max_queue_texts
+        self.max_pass_texts = max_pass_texts
         self._load_lock = threading.Lock()
         self._elastic: ElasticModel | None = None
         self._batcher: Batcher | None = None
@@ -72,7 +74,8 @@ class Encoder:
                 model.eval()
                 self._elastic = ElasticModel(model)
                 self._batcher = Batcher(
-                    self._encode_batch, self.max_batch_tokens, self.max_queue_texts
+                    self._encode_batch, self.max_batch_tokens, self.max_queue_texts,
+                    self.max_pass_texts,
                 )
                 log.info("loaded model %s from %s", self.name, self.path)
             return self._elastic
