@@ -64,11 +64,6 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     @rpc
     def Embed(self, request, context):  # noqa: N802 - gRPC signature
         info = self.core.encoder.info
-        if request.HasField("dimensions") and not 0 <= request.dimensions <= info.dimensions:
-            raise InvalidArgument(
-                f"dimensions must be between 1 and {info.dimensions} (0 = all), "
-                f"got {request.dimensions}"
-            )
         result = self.core.embed(
             list(request.texts),
             normalize=request.normalize if request.HasField("normalize") else True,
