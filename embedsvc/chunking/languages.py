@@ -1,8 +1,8 @@
 """Which tree-sitter grammar parses a file, and which of its nodes are definitions.
 
 Grammars come from the per-language PyPI wheels (``tree-sitter-python`` ...), imported lazily so
-that a missing wheel only disables its language. ``tree-sitter-language-pack`` is deliberately not
-used: it downloads grammars at run time, and the service runs offline.
+that a missing wheel only disables its language. Bundles that download grammars at run time are
+deliberately not used: the service runs offline.
 """
 
 from __future__ import annotations
