@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embedsvc.chunking.types import content_hash
-from embedsvc.encoding.encoder import Encoder
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
+from embedsvc.types import content_hash
 
 CACHE_FILE = Path(__file__).parent / ".cache" / "embeddings.sqlite"
 _BLOCK = 256  # texts encoded and committed together: an interrupted run keeps its progress

@@ -30,7 +30,7 @@ from _datasets import CodeFile, CodeQuery, code_search_set
 from _metrics import first_hit_ranks, markdown_table, mrr, recall, top_k, write_results
 
 from embedsvc.chunking import chunk_document
-from embedsvc.encoding.encoder import Encoder
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
 
 MAX_FILES = 60
 MAX_QUERIES = 400
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=0, help="default: the model's window")
     args = parser.parse_args()
     started = time.monotonic()
-    encoder = Encoder()
+    encoder = Encoder.from_spec()
     tokenizer, max_tokens = encoder.tokenizer, args.max_tokens or encoder.info.max_tokens
     cache = EmbeddingCache(encoder)
     data = code_search_set(args.files, args.queries)

@@ -33,8 +33,8 @@ from _metrics import first_hit_ranks, markdown_table, mrr, top_k, write_results
 from code_search import TOP_K, Piece, ast_chunks, is_hit
 
 from embedsvc.encoding.elastic import slice_dimensions
-from embedsvc.encoding.encoder import Encoder
-from embedsvc.encoding.profile import EncoderProfile
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
+from embedsvc.types import EncoderProfile
 
 LAYERS = (1, 2, 3, 4, 6)
 DIMS = (32, 64, 128, 256, 384)
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, default=TRAINED_MODEL)
     args = parser.parse_args()
     started = time.monotonic()
-    bundled = Encoder()
+    bundled = Encoder.from_spec()
     max_tokens = bundled.info.max_tokens
     data = code_search_set(args.files, args.queries)
     chunker = ast_chunks(bundled.tokenizer, max_tokens, with_context=True)
@@ -203,7 +203,7 @@ def main() -> None:
     models = {"bundled": bundled}
     trained = training_info(args.trained)
     if (args.trained / "modules.json").is_file():
-        models["2DMSE-trained"] = Encoder(str(args.trained))
+        models["2DMSE-trained"] = Encoder.from_spec(str(args.trained))
         print(f"trained model {args.trained}: {trained or 'no training.json'}")
     else:
         print(f"no trained model at {args.trained}; train it with {TRAIN_HINT}")

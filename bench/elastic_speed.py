@@ -31,8 +31,8 @@ from _metrics import markdown_table, write_results
 from _texts import long_texts, short_texts, stdlib_docstrings
 
 from embedsvc.encoding.elastic import ElasticModel
-from embedsvc.encoding.encoder import Encoder
-from embedsvc.encoding.profile import EncoderProfile
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
+from embedsvc.types import EncoderProfile
 
 LAYERS = (1, 2, 3, 4, 6)
 PRECISIONS = ("fp32", "bf16")
@@ -159,7 +159,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     if load > (os.cpu_count() or 1) / 2:
         print(f"warning: load average {load:.1f}; ratios will be noisy", file=sys.stderr)
-    encoder = Encoder()
+    encoder = Encoder.from_spec()
     model, grid = encoder.elastic, profiles(encoder)
     rows: list[Row] = []
     cosines: dict[str, dict[int, dict[str, float]]] = {}

@@ -41,7 +41,7 @@ from _metrics import gold_ranks, markdown_table, mrr, recall, write_results
 
 from embedsvc.aggregation import DEFAULT_METHOD, Method, document_scores, mean_vector
 from embedsvc.chunking import chunk_document
-from embedsvc.encoding.encoder import Encoder
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
 
 ANSWERS_PER_DOCUMENT = 6
 FIRST_WINDOW = "first window (truncation)"
@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_doc_packages()
     started = time.monotonic()
-    encoder = Encoder()
+    encoder = Encoder.from_spec()
     max_tokens = args.max_tokens or encoder.info.max_tokens
     cache = EmbeddingCache(encoder)
     python = group_answers("Python FAQ", python_faq(), ANSWERS_PER_DOCUMENT)

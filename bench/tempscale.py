@@ -31,7 +31,7 @@ from _metrics import gold_ranks, markdown_table, mrr, write_results
 from elastic_quality import profiled_cache
 from long_documents import ANSWERS_PER_DOCUMENT
 
-from embedsvc.encoding.encoder import Encoder
+from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
 
 TAUS = (1.0, 0.95, 0.9, 0.8, 0.7)
 SHORT_TOKENS = 32
@@ -85,7 +85,7 @@ def table(results: list[dict[str, Any]], sets: list[LongDocumentSet]) -> str:
 def main() -> None:
     ensure_doc_packages()
     started = time.monotonic()
-    encoder = Encoder()
+    encoder = Encoder.from_spec()
     sets = [group_answers("Python FAQ", python_faq(), ANSWERS_PER_DOCUMENT),
             group_answers("perlfaq", perlfaq(), ANSWERS_PER_DOCUMENT)]
     shorts = [head(data.documents, encoder, SHORT_TOKENS) for data in sets]

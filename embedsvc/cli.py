@@ -12,6 +12,7 @@ import typer
 
 from embedsvc.config import Settings
 from embedsvc.errors import EmbedsvcError, InvalidArgument
+from embedsvc.ports import Encoder
 
 app = typer.Typer(help="Embedding and retrieval service for long documents and source code.",
                   no_args_is_help=True)
@@ -38,6 +39,12 @@ def _logging() -> None:
     )
 
 
+def _default_encoder(settings: Settings) -> Encoder:
+    from embedsvc.encoding.registry import ModelRegistry
+
+    return ModelRegistry.from_settings(settings).get()
+
+
 def _fail(error: EmbedsvcError) -> None:
     typer.echo(f"error: {error}", err=True)
     raise typer.Exit(2)
@@ -52,14 +59,23 @@ def serve(
     model: Model = None,
     api_key: Annotated[str | None, typer.Option(help="Require this key [env EMBEDSVC_API_KEY]")]
     = None,
+    models: Annotated[list[str] | None, typer.Option(
+        "--models", help="More models, NAME=DIR_OR_PACKAGE, repeatable [env EMBEDSVC_MODELS]"
+    )] = None,
 ) -> None:
     """Start the gRPC server; SIGTERM drains requests and saves indexes."""
     _logging()
     from embedsvc.server.app import Server
 
+    named = None
+    if models:
+        pairs = [item.partition("=") for item in models]
+        if any(not name or not sep or not spec for name, sep, spec in pairs):
+            raise typer.BadParameter("use NAME=DIR_OR_PACKAGE", param_hint="--models")
+        named = {name: spec for name, _, spec in pairs}
     settings = _settings(
         data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
-        api_key=api_key,
+        api_key=api_key, models=named,
     )
     try:
         server = Server(settings)
@@ -73,8 +89,8 @@ def serve(
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply the SQL schema migrations (the server also does this on start)."""
     _logging()
-    from embedsvc.storage.database import create_db_engine
-    from embedsvc.storage.database import migrate as run_migrations
+    from embedsvc.storage.sql.database import create_db_engine
+    from embedsvc.storage.sql.database import migrate as run_migrations
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -86,17 +102,17 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 def reindex(
     collection: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
-    """Rebuild a collection's FAISS index from the vectors in the SQL store."""
+    """Rebuild a collection's vector index from the vectors in the SQL store."""
     _logging()
-    from embedsvc.storage.store import Store
+    from embedsvc.storage import open_storage
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     try:
-        store = Store(settings.data_dir, settings.resolved_database_url())
+        storage = open_storage(settings)
         try:
-            size = store.reindex(collection)
+            size = storage.vectors.rebuild(storage.repository.get_collection(collection))
         finally:
-            store.close()
+            storage.close()
     except EmbedsvcError as error:
         _fail(error)
     typer.echo(f"collection {collection}: {size} vectors indexed")
@@ -115,16 +131,15 @@ def chunk(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per chunk")] = False,
 ) -> None:
     """Show how a file is chunked: spans, symbols, token counts, context and text."""
-    from embedsvc.core import checked_chunks
-    from embedsvc.encoding.encoder import Encoder
+    from embedsvc.services.embedding import checked_chunks
 
     settings = _settings(model=model)
     text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     try:
         chunks = checked_chunks(
-            Encoder(settings.model), settings.max_text_chars, text, language or "",
+            _default_encoder(settings), settings.max_text_chars, text, language or "",
             "" if str(path) == "-" else str(path), max_tokens, overlap_sentences,
-        )
+        ).chunks
     except EmbedsvcError as error:
         _fail(error)
     for item in chunks:
@@ -156,10 +171,9 @@ def embed(
     out: Annotated[Path | None, typer.Option(help="Write a .npy file instead of JSON lines")]
     = None,
     on_overflow: Annotated[str, typer.Option(help="truncate or error")] = "truncate",
+    prompt: Annotated[str, typer.Option(help='Put before every text, e.g. "query: "')] = "",
 ) -> None:
     """Embed texts (one per line) with an encoder profile; JSON lines or a .npy file."""
-    from embedsvc.encoding.encoder import Encoder
-
     if on_overflow not in ("truncate", "error"):
         raise typer.BadParameter("use truncate or error", param_hint="--on-overflow")
     lines = (file.read_text(encoding="utf-8") if file else sys.stdin.read()).splitlines()
@@ -171,11 +185,13 @@ def embed(
         {"layers": layers, "dimensions": dims, "tempscale": tempscale, "precision": precision}
         .items() if value is not None
     }
-    encoder = Encoder(_settings(model=model).model)
+    encoder = _default_encoder(_settings(model=model))
     try:
-        counts = encoder.token_counts(texts)
+        counts = encoder.token_counts([prompt + text for text in texts])
         truncated = encoder.check_overflow(counts, on_overflow == "truncate")
-        vectors = encoder.encode(texts, encoder.profile(**overrides), token_counts=counts)
+        vectors = encoder.encode(
+            texts, encoder.profile(**overrides), token_counts=counts, prompt=prompt
+        )
     except EmbedsvcError as error:
         _fail(error)
     finally:

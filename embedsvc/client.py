@@ -1,15 +1,36 @@
-"""Python client for the embedsvc gRPC API."""
+"""Python client for the embedsvc gRPC API: the same methods and types as the in-process
+`embedsvc.core.Core`, so code written against one runs against the other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import json_format, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from embedsvc import convert
+from embedsvc.errors import EmbedsvcError, error_class
+from embedsvc.paging import all_pages
+from embedsvc.types import (
+    ChunkResult,
+    CollectionInfo,
+    DeleteResult,
+    DocumentInput,
+    DocumentSummary,
+    Embedded,
+    Hit,
+    Page,
+    PreparedDocument,
+    ProfileOverrides,
+    ServerInfo,
+    StoredDocument,
+    UpsertResult,
+    Where,
+    conditions_of,
+)
 from embedsvc.v1 import (
     chunking_pb2,
     chunking_pb2_grpc,
@@ -19,26 +40,39 @@ from embedsvc.v1 import (
     index_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
-    types_pb2,
 )
 
-METRICS = {"cosine": index_pb2.METRIC_COSINE, "l2": index_pb2.METRIC_L2}
-LEVELS = {"chunk": search_pb2.LEVEL_CHUNK, "document": search_pb2.LEVEL_DOCUMENT}
+_REMOTE_ERRORS: dict[type[EmbedsvcError], type] = {}
 
 
-def _profile(overrides: dict[str, Any] | None) -> types_pb2.EncoderProfile:
-    """An EncoderProfile message from a dict such as {"layers": 3, "precision": "fp32"}."""
-    return types_pb2.EncoderProfile(**(overrides or {}))
+def remote_error(error: grpc.RpcError) -> Exception:
+    """The server's refusal as the same error class the core raises (``NotFound``, ...), that
+    is also a ``grpc.RpcError`` with ``code()`` and ``details()``."""
+    code, details = error.code(), error.details() or ""
+    base = error_class(code.name)
+    remote = _REMOTE_ERRORS.get(base)
+    if remote is None:
+        remote = _REMOTE_ERRORS[base] = type(
+            f"Remote{base.__name__}", (base, grpc.RpcError),
+            {"code": lambda self: self._code, "details": lambda self: self._details},
+        )
+    raised = remote(details)
+    raised._code, raised._details = code, details
+    return raised
 
 
-def _struct(data: dict[str, Any] | None) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(data or {})
-    return struct
+def _document(document: DocumentInput | Mapping[str, Any]) -> DocumentInput:
+    if isinstance(document, DocumentInput):
+        return document
+    return DocumentInput(
+        document["id"], document["text"], document.get("language", ""),
+        dict(document.get("metadata") or {}),
+    )
 
 
 class Client:
-    """Blocking client; every method raises grpc.RpcError with the server's status and message.
+    """Blocking client. A refusal raises the core's error class for its status (``NotFound``,
+    ``InvalidArgument``, ...), which is also a ``grpc.RpcError`` with ``code()``/``details()``.
 
     >>> with Client("127.0.0.1:50051") as client:
     ...     client.create_collection("docs")
@@ -77,76 +111,117 @@ class Client:
         self.channel.close()
 
     def _call(self, method: Any, request: Any) -> Any:
-        return method(request, timeout=self.timeout, metadata=self._metadata)
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
 
     # -- health and info ---------------------------------------------------------------
 
     def health(self, service: str = "") -> str:
         """'SERVING', 'NOT_SERVING', ...; never needs the API key."""
-        response = self._health.Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
-        )
+        try:
+            response = self._health.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
+            )
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
-    def info(self) -> embedding_pb2.InfoResponse:
-        return self._call(self.embedding.Info, embedding_pb2.InfoRequest())
+    def wait_until_serving(
+        self, timeout: float = 120.0, alive: Callable[[], bool] | None = None
+    ) -> None:
+        """Poll health until SERVING; ``alive`` (e.g. a server process check) fails fast."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if alive is not None and not alive():
+                raise RuntimeError("the server exited before it was serving")
+            try:
+                if self.health() == "SERVING":
+                    return
+            except grpc.RpcError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        raise TimeoutError(f"server not SERVING after {timeout}s")
 
-    # -- embedding ---------------------------------------------------------------------
+    def info(self, model: str = "") -> ServerInfo:
+        return convert.info_in(self._call(self.embedding.Info, embedding_pb2.InfoRequest(
+            model=model
+        )))
+
+    # -- embedding and chunking --------------------------------------------------------
 
     def embed(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
-        on_overflow: str = "truncate", profile: dict[str, Any] | None = None,
+        on_overflow: str = "truncate", profile: ProfileOverrides | None = None,
+        model: str = "", prompt: str = "",
     ) -> np.ndarray:
         """Vectors as a float32 array; ``profile`` overrides layers, tempscale, precision."""
-        response = self.embed_raw(texts, normalize, dimensions, on_overflow, profile)
-        return np.array([list(e.values) for e in response.embeddings], dtype=np.float32)
+        return self.embed_full(texts, normalize, dimensions, on_overflow, profile, model,
+                               prompt).vectors
 
-    def embed_raw(
+    def embed_full(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
-        on_overflow: str = "truncate", profile: dict[str, Any] | None = None,
-    ) -> embedding_pb2.EmbedResponse:
-        """The full response, with per-input token counts and truncation flags."""
-        policy = {
-            "truncate": embedding_pb2.OVERFLOW_POLICY_TRUNCATE,
-            "error": embedding_pb2.OVERFLOW_POLICY_ERROR,
-        }[on_overflow]
+        on_overflow: str = "truncate", profile: ProfileOverrides | None = None,
+        model: str = "", prompt: str = "",
+    ) -> Embedded:
+        """Vectors with per-input token counts and truncation flags."""
         request = embedding_pb2.EmbedRequest(
-            texts=list(texts), normalize=normalize, on_overflow=policy, profile=_profile(profile)
+            texts=list(texts), normalize=normalize, on_overflow=convert.OVERFLOW_ENUMS[on_overflow],
+            profile=convert.overrides_out(profile), model=model, prompt=prompt,
         )
         if dimensions is not None:
             request.dimensions = dimensions
-        return self._call(self.embedding.Embed, request)
+        return convert.embedded_in(self._call(self.embedding.Embed, request))
+
+    def chunk(
+        self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
+        overlap_sentences: int = 0, model: str = "",
+    ) -> ChunkResult:
+        """How the server would chunk ``text`` (nothing is stored)."""
+        return convert.chunked_in(self._call(
+            self.chunking.Chunk,
+            chunking_pb2.ChunkRequest(
+                text=text, language=language, path=path, max_tokens=max_tokens,
+                overlap_sentences=overlap_sentences, model=model,
+            ),
+        ))
 
     # -- collections -------------------------------------------------------------------
 
     def create_collection(
         self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
-        max_chunk_tokens: int = 0, profile: dict[str, Any] | None = None,
-    ) -> index_pb2.Collection:
+        max_chunk_tokens: int = 0, profile: ProfileOverrides | None = None,
+        chunking: str = "auto", query_prompt: str | None = None,
+        document_prompt: str | None = None,
+    ) -> CollectionInfo:
         """A collection; ``profile`` fixes its layers, tempscale and precision for good."""
-        return self._call(
-            self.index.CreateCollection,
-            index_pb2.CreateCollectionRequest(
-                name=name, model=model, dimensions=dimensions, metric=METRICS[metric],
-                max_chunk_tokens=max_chunk_tokens, profile=_profile(profile),
-            ),
+        request = index_pb2.CreateCollectionRequest(
+            name=name, model=model, dimensions=dimensions, metric=convert.METRIC_ENUMS[metric],
+            max_chunk_tokens=max_chunk_tokens, profile=convert.overrides_out(profile),
+            chunking=chunking,
+        )
+        if query_prompt is not None:
+            request.query_prompt = query_prompt
+        if document_prompt is not None:
+            request.document_prompt = document_prompt
+        return convert.collection_in(self._call(self.index.CreateCollection, request))
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        return convert.collection_in(
+            self._call(self.index.GetCollection, index_pb2.GetCollectionRequest(name=name))
         )
 
-    def get_collection(self, name: str) -> index_pb2.Collection:
-        return self._call(self.index.GetCollection, index_pb2.GetCollectionRequest(name=name))
+    def list_collections(self, page_size: int = 0, page_token: str = "") -> Page[CollectionInfo]:
+        response = self._call(
+            self.index.ListCollections,
+            index_pb2.ListCollectionsRequest(page_size=page_size, page_token=page_token),
+        )
+        return Page([convert.collection_in(c) for c in response.collections],
+                    response.next_page_token)
 
-    def list_collections(self, page_size: int = 0) -> list[index_pb2.Collection]:
-        """All collections, following pages."""
-        collections, token = [], ""
-        while True:
-            response = self._call(
-                self.index.ListCollections,
-                index_pb2.ListCollectionsRequest(page_size=page_size, page_token=token),
-            )
-            collections.extend(response.collections)
-            token = response.next_page_token
-            if not token:
-                return collections
+    def all_collections(self) -> list[CollectionInfo]:
+        return all_pages(lambda token: self.list_collections(0, token))
 
     def delete_collection(self, name: str) -> None:
         self._call(self.index.DeleteCollection, index_pb2.DeleteCollectionRequest(name=name))
@@ -154,89 +229,72 @@ class Client:
     # -- documents ---------------------------------------------------------------------
 
     def upsert(
-        self, collection: str, documents: Iterable[dict[str, Any]]
-    ) -> index_pb2.UpsertDocumentsResponse:
-        """Documents as dicts: id, text, optional language and metadata."""
-        messages = [
-            types_pb2.Document(
-                id=doc["id"], text=doc["text"], language=doc.get("language", ""),
-                metadata=_struct(doc.get("metadata")),
-            )
-            for doc in documents
-        ]
-        return self._call(
-            self.index.UpsertDocuments,
-            index_pb2.UpsertDocumentsRequest(collection=collection, documents=messages),
+        self, collection: str, documents: Sequence[DocumentInput | Mapping[str, Any]]
+    ) -> list[UpsertResult]:
+        """Documents as `DocumentInput` or dicts: id, text, optional language and metadata."""
+        request = index_pb2.UpsertDocumentsRequest(
+            collection=collection,
+            documents=[convert.document_out(_document(d)) for d in documents],
         )
+        response = self._call(self.index.UpsertDocuments, request)
+        return [convert.result_in(r) for r in response.results]
 
-    def get_document(self, collection: str, document_id: str) -> index_pb2.GetDocumentResponse:
-        return self._call(
+    def upsert_prepared(
+        self, collection: str, documents: Sequence[PreparedDocument], model_fingerprint: str
+    ) -> list[UpsertResult]:
+        """Commit documents chunked and embedded elsewhere (`services.documents.prepare`)."""
+        request = index_pb2.UpsertDocumentsRequest(
+            collection=collection, prepared=[convert.prepared_out(p) for p in documents],
+            model_fingerprint=model_fingerprint,
+        )
+        response = self._call(self.index.UpsertDocuments, request)
+        return [convert.result_in(r) for r in response.results]
+
+    def get_document(self, collection: str, document_id: str) -> StoredDocument:
+        return convert.stored_document_in(self._call(
             self.index.GetDocument,
             index_pb2.GetDocumentRequest(collection=collection, id=document_id),
-        )
+        ))
 
-    def list_documents(self, collection: str, page_size: int = 0, id_prefix: str = "") -> list[str]:
-        """Every document id (following pages), optionally only those under ``id_prefix``."""
-        return [doc.id for doc in self.document_summaries(collection, page_size, id_prefix)]
-
-    def document_summaries(
-        self, collection: str, page_size: int = 0, id_prefix: str = ""
-    ) -> list[index_pb2.DocumentSummary]:
-        """(id, content_hash, chunk_count) of every document: enough to tell what changed."""
-        summaries, token = [], ""
-        while True:
-            response = self._call(
-                self.index.ListDocuments,
-                index_pb2.ListDocumentsRequest(
-                    collection=collection, page_size=page_size, page_token=token,
-                    id_prefix=id_prefix,
-                ),
-            )
-            summaries.extend(response.documents)
-            token = response.next_page_token
-            if not token:
-                return summaries
-
-    def delete_documents(
-        self, collection: str, ids: Sequence[str]
-    ) -> index_pb2.DeleteDocumentsResponse:
-        return self._call(
-            self.index.DeleteDocuments,
-            index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
-        )
-
-    # -- chunking ----------------------------------------------------------------------
-
-    def chunk(
-        self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
-        overlap_sentences: int = 0,
-    ) -> chunking_pb2.ChunkResponse:
-        """How the server would chunk ``text`` (nothing is stored)."""
-        return self._call(
-            self.chunking.Chunk,
-            chunking_pb2.ChunkRequest(
-                text=text, language=language, path=path, max_tokens=max_tokens,
-                overlap_sentences=overlap_sentences,
+    def list_documents(
+        self, collection: str, page_size: int = 0, page_token: str = "", id_prefix: str = ""
+    ) -> Page[DocumentSummary]:
+        response = self._call(
+            self.index.ListDocuments,
+            index_pb2.ListDocumentsRequest(
+                collection=collection, page_size=page_size, page_token=page_token,
+                id_prefix=id_prefix,
             ),
         )
+        return Page([convert.summary_in(d) for d in response.documents],
+                    response.next_page_token)
+
+    def document_summaries(
+        self, collection: str, id_prefix: str = "", page_size: int = 0
+    ) -> list[DocumentSummary]:
+        """(id, content_hash, chunk_count) of every document: enough to tell what changed."""
+        return all_pages(
+            lambda token: self.list_documents(collection, page_size, token, id_prefix)
+        )
+
+    def delete_documents(self, collection: str, ids: Sequence[str]) -> DeleteResult:
+        return convert.deleted_in(self._call(
+            self.index.DeleteDocuments,
+            index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
+        ))
 
     # -- search ------------------------------------------------------------------------
 
     def search(
-        self, collection: str, query: str, k: int = 10, where: dict[str, Any] | None = None,
-        level: str = "chunk", query_profile: dict[str, Any] | None = None,
-    ) -> list[search_pb2.Hit]:
+        self, collection: str, query: str, k: int = 10, where: Where = None,
+        level: str = "chunk", query_profile: ProfileOverrides | None = None,
+    ) -> list[Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
         equalities that must all hold; ``query_profile`` may trade layers, tempscale or
         precision for speed (never the width)."""
-        conditions = []
-        for key, value in (where or {}).items():
-            condition = types_pb2.Condition(key=key)
-            json_format.ParseDict(value, condition.equals)
-            conditions.append(condition)
         request = search_pb2.SearchRequest(
             collection=collection, query=query, k=k,
-            filter=types_pb2.Filter(conditions=conditions), level=LEVELS[level],
-            query_profile=_profile(query_profile),
+            filter=convert.conditions_out(conditions_of(where)),
+            level=convert.LEVEL_ENUMS[level], query_profile=convert.overrides_out(query_profile),
         )
-        return list(self._call(self.searching.Search, request).hits)
+        return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]

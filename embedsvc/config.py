@@ -16,8 +16,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     # Empty = SQLite file inside data_dir. Any SQLAlchemy URL otherwise.
     database_url: str = ""
-    # Empty = the bundled all-MiniLM-L6-v2. Otherwise a local path or an installed package name.
+    # The default model. Empty = the bundled all-MiniLM-L6-v2; else a local path or a package.
     model: str = ""
+    # More models by name (name -> local path or package), each loaded on first use; as JSON
+    # in the environment: EMBEDSVC_MODELS='{"e5": "/models/e5-small"}'.
+    models: dict[str, str] = Field(default_factory=dict)
+    # Where vectors are searched (see embedsvc/storage/backends.py).
+    vector_backend: str = "faiss"
     host: str = "127.0.0.1"
     port: int = 50051
     workers: int = 8

@@ -42,3 +42,20 @@ class DataDirLocked(EmbedsvcError):
     """Another process owns the data dir; the caller should talk to it instead."""
 
     status = "FAILED_PRECONDITION"
+
+
+class Unauthenticated(EmbedsvcError):
+    status = "UNAUTHENTICATED"
+
+
+class Unavailable(EmbedsvcError):
+    status = "UNAVAILABLE"
+
+
+def error_class(status: str) -> type[EmbedsvcError]:
+    """The error class of a status code name; the base class for codes without their own."""
+    for cls in (InvalidArgument, NotFound, AlreadyExists, FailedPrecondition, ResourceExhausted,
+                DeadlineExceeded, Cancelled, Unauthenticated, Unavailable):
+        if cls.status == status:
+            return cls
+    return EmbedsvcError

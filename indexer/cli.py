@@ -24,14 +24,18 @@ from rich.progress import (
 )
 
 from embedsvc.errors import EmbedsvcError
-from indexer.backends import Backend, EmbeddedBackend, RemoteBackend
+from embedsvc.ports import EmbedsvcApi
+from embedsvc.types import CollectionInfo, Hit
+from indexer.backends import open_backend
 from indexer.job import IndexOptions, run_index
 
 app = typer.Typer(help="Index folders and repositories into embedsvc collections.",
                   no_args_is_help=True)
 stderr = Console(stderr=True)
 
-DataDir = Annotated[Path, typer.Option(help="Data dir to work on directly (embedded mode)")]
+DataDir = Annotated[Path, typer.Option(
+    envvar="EMBEDSVC_DATA_DIR", help="Data dir to work on directly (embedded mode)"
+)]
 Server = Annotated[str | None, typer.Option(help="HOST:PORT of a running server (remote mode)")]
 ApiKey = Annotated[str, typer.Option(envvar="EMBEDSVC_API_KEY", help="API key for --server")]
 Collection = Annotated[str, typer.Option("--collection", "-c", help="Collection name")]
@@ -43,21 +47,39 @@ def _emit(data: Any) -> None:
     sys.stdout.flush()
 
 
+def _collection_dict(info: CollectionInfo) -> dict[str, Any]:
+    return {
+        "name": info.name, "model": info.model, "dimensions": info.dimensions,
+        "metric": info.metric, "max_chunk_tokens": info.max_chunk_tokens,
+        "chunking": info.chunking, "documents": info.document_count, "chunks": info.chunk_count,
+    }
+
+
+def _hit_dict(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "document_id": hit.document_id, "score": round(float(hit.score), 6),
+        "start_line": chunk.start_line, "end_line": chunk.end_line,
+        "start_char": chunk.start_char, "end_char": chunk.end_char,
+        "symbol": chunk.symbol, "text": chunk.text, "metadata": hit.metadata,
+    }
+
+
 @contextmanager
-def _backend(data_dir: Path, server: str | None, api_key: str) -> Iterator[Backend]:
+def _backend(data_dir: Path, server: str | None, api_key: str) -> Iterator[EmbedsvcApi]:
     """Open the backend; any refusal becomes one clear line on stderr and exit code 2."""
     import grpc
 
-    backend: Backend | None = None
+    backend: EmbedsvcApi | None = None
     try:
-        backend = RemoteBackend(server, api_key) if server else EmbeddedBackend(data_dir)
+        backend = open_backend(data_dir, server, api_key)
         yield backend
-    except EmbedsvcError as error:
-        stderr.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(2) from None
     except grpc.RpcError as error:
         stderr.print(f"[red]error:[/red] {server}: {error.code().name}: {error.details()}",
                      highlight=False)
+        raise typer.Exit(2) from None
+    except EmbedsvcError as error:
+        stderr.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(2) from None
     finally:
         if backend is not None:
@@ -148,7 +170,7 @@ def search(
     ]
     with _backend(data_dir, server, api_key) as backend:
         for line in lines:
-            hits = backend.search(collection, line, k, level, where)
+            hits = [_hit_dict(hit) for hit in backend.search(collection, line, k, where, level)]
             if as_json:
                 _emit({"query": line, "hits": hits})
                 continue
@@ -166,7 +188,7 @@ def stats(
 ) -> None:
     """Documents, chunks and settings of a collection."""
     with _backend(data_dir, server, api_key) as backend:
-        data = backend.stats(collection)
+        data = _collection_dict(backend.get_collection(collection))
     if as_json:
         _emit(data)
     else:
@@ -182,12 +204,13 @@ def delete(
 ) -> None:
     """Delete documents by id."""
     with _backend(data_dir, server, api_key) as backend:
-        deleted, chunks = backend.delete(collection, doc_ids)
-    missing = [doc_id for doc_id in doc_ids if doc_id not in set(deleted)]
+        result = backend.delete_documents(collection, doc_ids)
     if as_json:
-        _emit({"deleted": deleted, "not_found": missing, "chunks_deleted": chunks})
+        _emit({"deleted": result.deleted, "not_found": result.not_found,
+               "chunks_deleted": result.chunks_deleted})
     else:
-        typer.echo(f"deleted {len(deleted)} documents ({chunks} chunks); not found: {missing}")
+        typer.echo(f"deleted {len(result.deleted)} documents ({result.chunks_deleted} chunks); "
+                   f"not found: {result.not_found}")
 
 
 @app.command()
@@ -197,7 +220,7 @@ def collections(
 ) -> None:
     """List the collections of a store."""
     with _backend(data_dir, server, api_key) as backend:
-        rows = backend.collections()
+        rows = [_collection_dict(info) for info in backend.all_collections()]
     if as_json:
         _emit(rows)
         return

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedsvc.errors import EmbedsvcError
-from embedsvc.indexing import DocumentInput
-from indexer.backends import Backend
+from embedsvc.errors import EmbedsvcError, NotFound
+from embedsvc.ports import EmbedsvcApi
+from embedsvc.types import DocumentInput
 from indexer.walk import Skipped, SourceFile, Unreadable, root_prefixes, walk
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,18 @@ Progress = Callable[[int, int, int], None]  # (documents done, documents to do, 
 
 
 def run_index(
-    backend: Backend, roots: Sequence[Path], collection: str, options: IndexOptions,
+    backend: EmbedsvcApi, roots: Sequence[Path], collection: str, options: IndexOptions,
     progress: Progress | None = None,
 ) -> Summary:
     started = time.monotonic()
     summary = Summary()
-    backend.ensure_collection(collection, options.collection_options)
+    ensure_collection(backend, collection, options.collection_options)
     prefixes = root_prefixes(roots)
     stored: dict[str, str] = {}
     for prefix in sorted(set(prefixes)):
-        stored.update(backend.summaries(collection, prefix))
+        stored.update(
+            (doc.id, doc.content_hash) for doc in backend.document_summaries(collection, prefix)
+        )
 
     pending: list[tuple[DocumentInput, bool]] = []
     present: set[str] = set()
@@ -109,11 +111,21 @@ def run_index(
     if options.prune:
         gone = [doc_id for doc_id in stored if doc_id not in present]
         for start in range(0, len(gone), 1000):
-            deleted, chunks = backend.delete(collection, gone[start : start + 1000])
-            summary.deleted += len(deleted)
-            summary.chunks_deleted += chunks
+            result = backend.delete_documents(collection, gone[start : start + 1000])
+            summary.deleted += len(result.deleted)
+            summary.chunks_deleted += result.chunks_deleted
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def ensure_collection(backend: EmbedsvcApi, name: str, options: dict[str, Any]) -> bool:
+    """Create the collection unless it exists; True when it was created."""
+    try:
+        backend.get_collection(name)
+        return False
+    except NotFound:
+        backend.create_collection(name, **options)
+        return True
 
 
 def _document(source: SourceFile) -> DocumentInput:
@@ -135,7 +147,7 @@ def _batches(pending: list[tuple[DocumentInput, bool]]) -> list[list[tuple[Docum
 
 
 def _upsert(
-    backend: Backend, collection: str, batch: list[tuple[DocumentInput, bool]], summary: Summary
+    backend: EmbedsvcApi, collection: str, batch: list[tuple[DocumentInput, bool]], summary: Summary
 ) -> None:
     """Upsert a batch; if the server refuses it, retry one by one so one bad file fails alone."""
     try:
@@ -152,10 +164,10 @@ def _upsert(
             summary.new += 1
         else:
             summary.changed += 1
-        summary.embedded += result["embedded"]
-        summary.reused += result["reused"]
-        summary.chunks_deleted += result["deleted"]
-        summary.tokens += result["tokens"]
+        summary.embedded += result.embedded
+        summary.reused += result.reused
+        summary.chunks_deleted += result.deleted
+        summary.tokens += result.tokens_embedded
 
 
 def _fail(summary: Summary, doc_id: str, message: str) -> None:
@@ -165,7 +177,4 @@ def _fail(summary: Summary, doc_id: str, message: str) -> None:
 
 
 def _message(error: Exception) -> str:
-    if isinstance(error, EmbedsvcError):
-        return str(error)
-    details = getattr(error, "details", None)
-    return details() if callable(details) else str(error)
+    return str(error) if isinstance(error, EmbedsvcError) else repr(error)

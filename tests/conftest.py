@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +25,9 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="session")
 def encoder():
-    from embedsvc.encoding.encoder import Encoder
+    from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder
 
-    return Encoder()
+    return SentenceTransformerEncoder.from_spec()
 
 
 @pytest.fixture(scope="session")
@@ -128,18 +127,11 @@ class ServerProcess:
     def wait_serving(self, timeout: float) -> None:
         from embedsvc.client import Client
 
-        deadline = time.monotonic() + timeout
         with Client(self.target, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
-                try:
-                    if client.health() == "SERVING":
-                        return
-                except Exception:
-                    pass
-                time.sleep(0.3)
-        raise TimeoutError(f"server not SERVING after {timeout}s:\n{self.log.read_text()[-3000:]}")
+            try:
+                client.wait_until_serving(timeout, alive=lambda: self.process.poll() is None)
+            except (RuntimeError, TimeoutError) as error:
+                raise RuntimeError(f"{error}:\n{self.log.read_text()[-3000:]}") from None
 
     def client(self, **kwargs):
         from embedsvc.client import Client

@@ -153,4 +153,4 @@ def test_server_survives_and_keeps_data(client):
     assert client.get_document("kb", "keep").document.text.startswith("This document")
     assert client.search("kb", "survive", k=1)[0].document_id == "keep"
     assert client.info().limits.max_k == 50
-    assert isinstance(client.embed_raw(["still fine"]), embedding_pb2.EmbedResponse)
+    assert client.embed_full(["still fine"]).vectors.shape == (1, 384)

@@ -12,8 +12,8 @@ import numpy as np
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
-from embedsvc.indexing import DocumentInput
-from embedsvc.storage.database import head_revision
+from embedsvc.storage.sql.database import head_revision
+from embedsvc.types import DocumentInput
 
 EMBEDSVC = str(Path(sys.executable).parent / "embedsvc")
 

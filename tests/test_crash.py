@@ -1,23 +1,31 @@
-"""SIGKILL in the middle of a large upsert never leaves SQL and FAISS disagreeing."""
+"""SIGKILL at named points of a write never leaves SQL and the vector index disagreeing.
+
+The server is paused by a fault hook (`embedsvc.faults`) exactly at the point under test and
+killed there, so the test never depends on how fast the machine is.
+"""
 
 from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
+import faiss
 import grpc
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
 
-from embedsvc.storage.schema import ChunkRow, CollectionRow
-from embedsvc.storage.vectors import CollectionVectors
+from embedsvc.storage.sql.schema import ChunkRow, CollectionRow, DocumentRow
 from embedsvc.v1 import index_pb2, types_pb2
+from tests.conftest import ServerProcess
 
 WORDS = [
     "river", "mountain", "signal", "archive", "lantern", "harbor", "meadow", "circuit",
     "quartz", "velvet", "orbit", "canyon", "ember", "glacier", "pixel", "thunder",
 ]
+SETUP_DOCUMENTS = 24
+LARGE_UPSERT = 64
 
 
 def document(number: int) -> dict:
@@ -26,44 +34,86 @@ def document(number: int) -> dict:
     return {"id": f"doc-{number:04d}", "text": text, "metadata": {"batch": number // 8}}
 
 
-@pytest.mark.slow
-def test_sigkill_mid_upsert_then_restart_is_consistent(server_factory, database_url, tmp_path):
-    server = server_factory(database_url=database_url).start()
-    with server.client(timeout=300) as client:
-        client.create_collection("big", max_chunk_tokens=48)
-        for batch in range(3):  # committed to SQL, never saved to FAISS (flush is hourly)
-            client.upsert("big", [document(batch * 8 + i) for i in range(8)])
-        in_flight = client.index.UpsertDocuments.future(
-            upsert_request([document(100 + i) for i in range(64)]), timeout=300
-        )
-        time.sleep(1.5)
-        assert not in_flight.done(), "the large upsert finished before the kill"
-    server.stop(signal.SIGKILL)
-    with pytest.raises(grpc.RpcError):
-        in_flight.result()
-
-    server.start()
-    with server.client() as client:
-        stored = client.list_documents("big")
-        assert len(stored) in (24, 24 + 64), "an upsert request must be all or nothing"
-        sample = client.get_document("big", "doc-0005").chunks[2]
-        top = client.search("big", sample.text, k=1)[0]
-        assert (top.document_id, top.chunk.id) == ("doc-0005", sample.id)
-    assert server.stop() == 0
-
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        collection = connection.execute(select(CollectionRow.id, CollectionRow.generation)).one()
-        sql_ids = set(connection.scalars(select(ChunkRow.id)))
-    engine.dispose()
-    saved, generation = CollectionVectors.load(server.data_dir / "indexes" / str(collection.id))
-    assert set(saved.chunks.ids().tolist()) == sql_ids
-    assert len(saved.documents) == len(stored)
-    assert generation == collection.generation
-
-
 def upsert_request(documents: list[dict]) -> index_pb2.UpsertDocumentsRequest:
     return index_pb2.UpsertDocumentsRequest(
         collection="big",
         documents=[types_pb2.Document(id=d["id"], text=d["text"]) for d in documents],
     )
+
+
+def wait_paused(server: ServerProcess, marker: Path) -> None:
+    """Return once the server is paused at its fault point (it creates the marker file)."""
+    deadline = time.monotonic() + 600
+    while not marker.exists():
+        assert server.process.poll() is None, server.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the server never reached its fault point"
+        time.sleep(0.05)
+
+
+# (fault point, whether the large upsert is stored afterwards, how the point is reached)
+POINTS = [
+    ("encode.pass", False, "upsert"),       # between two forward passes of the upsert
+    ("upsert.prepared", False, "upsert"),   # vectors computed, nothing written
+    ("upsert.committed", True, "upsert"),   # SQL committed, vector index not yet updated
+    ("index.save", True, "shutdown"),       # chunk index file written, the rest not
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "stored", "reached_by"), POINTS,
+                         ids=[point for point, *_ in POINTS])
+def test_sigkill_at_a_write_point_then_restart_is_consistent(
+    server_factory, database_url, tmp_path, point, stored, reached_by
+):
+    data = tmp_path / "data"
+    setup = server_factory(data, database_url).start()
+    with setup.client(timeout=300) as client:
+        client.create_collection("big", max_chunk_tokens=48)
+        for batch in range(3):
+            client.upsert("big", [document(batch * 8 + i) for i in range(8)])
+    assert setup.stop() == 0
+
+    marker = tmp_path / "paused"
+    faulty = server_factory(
+        data, database_url, EMBEDSVC_FAULT_PAUSE=point, EMBEDSVC_FAULT_FILE=str(marker)
+    ).start()
+    with faulty.client(timeout=300) as client:
+        in_flight = client.index.UpsertDocuments.future(
+            upsert_request([document(100 + i) for i in range(LARGE_UPSERT)]), timeout=300
+        )
+        if reached_by == "shutdown":
+            assert len(in_flight.result().results) == LARGE_UPSERT
+            faulty.process.send_signal(signal.SIGTERM)  # the shutdown saves the index
+        wait_paused(faulty, marker)
+        faulty.stop(signal.SIGKILL)
+        if reached_by == "upsert":
+            with pytest.raises(grpc.RpcError):
+                in_flight.result()
+
+    expected = SETUP_DOCUMENTS + (LARGE_UPSERT if stored else 0)
+    server = server_factory(data, database_url).start()
+    with server.client() as client:
+        assert len(client.document_summaries("big")) == expected, "an upsert is all or nothing"
+        for document_id in ("doc-0005", "doc-0163") if stored else ("doc-0005",):
+            sample = client.get_document("big", document_id).chunks[2]
+            top = client.search("big", sample.text, k=1)[0]
+            assert (top.document_id, top.chunk.id) == (document_id, sample.id)
+    assert server.stop() == 0
+    assert_saved_index_matches_sql(database_url, data, expected)
+
+
+def assert_saved_index_matches_sql(database_url: str, data: Path, documents: int) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        collection = connection.execute(select(CollectionRow.id, CollectionRow.generation)).one()
+        sql_chunks = set(connection.scalars(select(ChunkRow.id)))
+        sql_documents = set(connection.scalars(select(DocumentRow.id)))
+    engine.dispose()
+    directory = data / "indexes" / str(collection.id)
+    chunks = faiss.read_index(str(directory / "chunks.faiss"))
+    saved_documents = faiss.read_index(str(directory / "documents.faiss"))
+    assert set(faiss.vector_to_array(chunks.id_map).tolist()) == sql_chunks
+    assert set(faiss.vector_to_array(saved_documents.id_map).tolist()) == sql_documents
+    assert len(sql_documents) == documents
+    state = (directory / "state.json").read_text()
+    assert f'"generation": {collection.generation}' in state

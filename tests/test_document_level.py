@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embedsvc.errors import InvalidArgument
-from embedsvc.indexing import DocumentInput
-from embedsvc.retrieval import Condition
+from embedsvc.types import Condition, DocumentInput
 
 GARDEN = "Roses need full sun and well drained soil. Prune them in early spring. " * 12
 KITCHEN = "Knead the dough for ten minutes and let it rise in a warm place. " * 12
@@ -35,7 +34,7 @@ def test_document_hits_count_documents_and_carry_evidence(make_core):
     assert len({h.document_id for h in hits}) == len(hits) == 3
     best = hits[0]
     assert "Oslo" in best.chunk.text
-    assert best.evidence[0][2].text == best.chunk.text and len(best.evidence) <= 3
+    assert best.evidence[0].text == best.chunk.text and len(best.evidence) <= 3
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
 
@@ -45,7 +44,7 @@ def test_document_level_filters_and_validation(make_core):
     core.create_collection("docs", max_chunk_tokens=64)
     core.upsert("docs", long_documents())
     hits = core.search("docs", "encryption keys", k=5, level="document",
-                       conditions=[Condition("shelf", "work")])
+                       where=[Condition("shelf", "work")])
     assert [h.document_id for h in hits] == ["security"]
     with pytest.raises(InvalidArgument, match="level"):
         core.search("docs", "q", level="paragraph")
@@ -57,10 +56,9 @@ def test_document_vectors_follow_upserts_and_deletes(make_core):
     core.upsert("docs", long_documents())
     core.upsert("docs", [DocumentInput("kitchen", "Encryption keys in Oslo rotate yearly.")])
     core.delete_documents("docs", ["security"])
-    documents = core.store.index(info).documents
-    assert len(documents) == 2
+    assert len(core.storage.vectors.ids(info, "document")) == 2
     core.close()
     reopened = make_core()
     hits = reopened.search("docs", "Oslo encryption key rotation", k=5, level="document")
     assert {h.document_id for h in hits} == {"garden", "kitchen"}
-    assert len(reopened.store.index(info).documents) == 2
+    assert len(reopened.storage.vectors.ids(info, "document")) == 2

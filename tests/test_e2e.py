@@ -33,7 +33,7 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
         created = client.create_collection("kb", profile={"precision": "fp32"})
         assert (created.model, created.dimensions) == ("all-MiniLM-L6-v2", 384)
         assert (created.profile.layers, created.profile.precision) == (6, "fp32")
-        results = client.upsert("kb", DOCS).results
+        results = client.upsert("kb", DOCS)
         assert [r.created for r in results] == [True, True, True]
 
         hits = client.search("kb", "how do I open a connection to the database", k=3)
@@ -66,21 +66,20 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
         assert document.document.language == "python"
         chunk = document.chunks[0]
         assert document.document.text[chunk.start_char:chunk.end_char] == chunk.text
-        assert sorted(client.list_documents("kb", page_size=1)) == ["news/rain.txt", "src/app.py"]
+        stored = client.document_summaries("kb", page_size=1)
+        assert sorted(s.id for s in stored) == ["news/rain.txt", "src/app.py"]
         client.delete_collection("kb")
-        assert client.list_collections() == []
+        assert client.all_collections() == []
 
 
 @pytest.mark.slow
 def test_embed_health_and_reflection(server_factory):
     server = server_factory().start()
     with server.client() as client:
-        response = client.embed_raw(["a short text", "word " * 400], dimensions=32)
-        assert response.dimensions == 32
-        first, long = response.embeddings
-        assert len(first.values) == 32 and not first.truncated
-        assert long.truncated and long.token_count == 402
-        assert sum(v * v for v in first.values) == pytest.approx(1.0, abs=1e-4)
+        response = client.embed_full(["a short text", "word " * 400], dimensions=32)
+        assert response.vectors.shape == (2, 32) and not response.truncated[0]
+        assert response.truncated[1] and response.token_counts[1] == 402
+        assert float(response.vectors[0] @ response.vectors[0]) == pytest.approx(1.0, abs=1e-4)
         # The bundled model normalizes itself; unnormalized leading dims keep a partial norm.
         raw = client.embed(["a short text"], normalize=False, dimensions=32)
         assert float((raw**2).sum()) < 0.99
@@ -91,8 +90,9 @@ def test_embed_health_and_reflection(server_factory):
         assert float(shallow[0] @ full[0]) < 0.999
 
         info = client.info()
-        assert info.default_profile.layers == 6 and info.default_profile.dimensions == 384
-        assert (info.model, info.max_tokens, info.dimensions, info.layers) == (
+        model = info.model
+        assert model.default_profile.layers == 6 and model.default_profile.dimensions == 384
+        assert (model.name, model.max_tokens, model.dimensions, model.layers) == (
             "all-MiniLM-L6-v2", 256, 384, 6)
         assert info.limits.max_batch_texts > 0
 
@@ -153,12 +153,16 @@ def test_api_key_guards_everything_but_health(server_factory):
         wrong.list_collections()
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with server.client(api_key="s3cret") as client:
-        assert client.info().model == "all-MiniLM-L6-v2"
+        assert client.info().model.name == "all-MiniLM-L6-v2"
 
 
 @pytest.mark.slow
-def test_sigterm_drains_in_flight_requests_and_saves(server_factory):
-    server = server_factory().start()
+def test_sigterm_drains_in_flight_requests_and_saves(server_factory, tmp_path: Path):
+    marker = tmp_path / "paused"
+    # The second upsert pauses once its vectors are computed, until the test lets it go on.
+    server = server_factory(
+        EMBEDSVC_FAULT_PAUSE="upsert.prepared@2", EMBEDSVC_FAULT_FILE=str(marker)
+    ).start()
     many = [{"id": f"d{i}", "text": f"Paragraph {i}. " + "Some words to embed here. " * 60}
             for i in range(48)]
     with server.client(timeout=300) as client:
@@ -171,10 +175,20 @@ def test_sigterm_drains_in_flight_requests_and_saves(server_factory):
             ),
             timeout=300,
         )
-        time.sleep(1.0)
-        assert not in_flight.done()
+        wait_for(marker.exists, server)
         server.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down" in server.log.read_text(), server)
+        assert not in_flight.done()
+        marker.unlink()  # let the paused upsert finish: the drain must wait for it
         assert len(in_flight.result().results) == 48
     assert server.process.wait(120) == 0
     state = next((server.data_dir / "indexes").glob("*/state.json")).read_text()
     assert '"generation": 2' in state
+
+
+def wait_for(condition, server, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert server.process.poll() is None, server.log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)

@@ -14,8 +14,9 @@ import torch
 
 from embedsvc.encoding.elastic import ElasticModel, slice_dimensions
 from embedsvc.encoding.models import resolve_model_path
-from embedsvc.encoding.profile import EncoderProfile, default_precision
+from embedsvc.encoding.profile import default_precision, default_profile
 from embedsvc.errors import InvalidArgument
+from embedsvc.types import EncoderProfile
 
 TEXTS = [
     "the quick brown fox jumps over the lazy dog",
@@ -134,7 +135,7 @@ def test_query_compatibility_needs_same_width_only():
 
 def test_default_profile_is_the_plain_model_at_the_default_precision():
     assert default_precision() in ("fp32", "bf16")
-    assert EncoderProfile.default() == EncoderProfile(precision=default_precision())
+    assert default_profile() == EncoderProfile(precision=default_precision())
 
 
 # --- depth, width, tempscale ---------------------------------------------------------------

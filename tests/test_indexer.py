@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.backends import EmbeddedBackend
+from indexer.backends import open_backend
 from indexer.job import IndexOptions, run_index
 
 INDEXER = str(Path(sys.executable).parent / "indexer")
@@ -108,16 +108,16 @@ def test_a_run_with_nothing_to_embed_never_loads_the_model(tmp_path: Path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "a.py").write_text("def one():\n    return 1\n")
-    backend = EmbeddedBackend(tmp_path / "data")
+    backend = open_backend(tmp_path / "data", None)
     try:
         run_index(backend, [repo], "code", IndexOptions())
     finally:
         backend.close()
-    backend = EmbeddedBackend(tmp_path / "data")
+    backend = open_backend(tmp_path / "data", None)
     try:
         summary = run_index(backend, [repo], "code", IndexOptions())
         assert summary.unchanged == 1 and summary.embedded == 0
-        assert backend.core.encoder._elastic is None
+        assert not backend.models.get().loaded
     finally:
         backend.close()
 
@@ -144,14 +144,14 @@ def test_killed_run_resumes_without_duplicates(tmp_path: Path):
     assert resumed["files"]["unchanged"] > 0, "work committed before the kill is kept"
     assert resumed["files"]["new"] + resumed["files"]["unchanged"] == len(files)
 
-    backend = EmbeddedBackend(data)
+    backend = open_backend(data, None)
     try:
-        stored = backend.summaries("code", "")
+        stored = [summary.id for summary in backend.document_summaries("code")]
         assert sorted(stored) == sorted(p.relative_to(repo).as_posix() for p in files)
-        info = backend.core.store.get_collection("code", with_counts=True)
-        vectors = backend.core.store.index(info)
-        assert len(vectors.chunks) == info.chunk_count
-        assert len(vectors.documents) == info.document_count == len(files)
+        info = backend.get_collection("code")
+        assert len(backend.storage.vectors.ids(info, "chunk")) == info.chunk_count
+        assert len(backend.storage.vectors.ids(info, "document")) == info.document_count
+        assert info.document_count == len(files)
     finally:
         backend.close()
 

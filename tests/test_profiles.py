@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from embedsvc.encoding.profile import EncoderProfile
 from embedsvc.errors import FailedPrecondition, InvalidArgument
-from embedsvc.indexing import DocumentInput
+from embedsvc.storage.sql.schema import ChunkRow
+from embedsvc.types import DocumentInput, EncoderProfile
 
 DOCS = [
     DocumentInput("py", "Python is a dynamically typed programming language."),
@@ -23,13 +24,9 @@ def test_collection_profile_is_stored_and_used(make_core):
     assert info.profile == EncoderProfile(layers=3, dimensions=128, tempscale=0.9,
                                           precision="fp32")
     core.upsert("shallow", DOCS)
-    stored = core.store.index(core.store.get_collection("shallow")).chunks
-    assert stored.dimensions == 128
-    expected = core.encoder.encode([DOCS[0].text], info.profile)
-    with core.store.sessions() as session:
-        from sqlalchemy import select
-
-        from embedsvc.storage.schema import ChunkRow
+    assert info.dimensions == 128
+    expected = core.models.get().encode([DOCS[0].text], info.profile)
+    with core.storage.repository.sessions() as session:
         raw = session.scalars(select(ChunkRow.vector).order_by(ChunkRow.id)).first()
     np.testing.assert_allclose(np.frombuffer(raw, dtype="<f4"), expected[0], atol=1e-6)
 

@@ -9,8 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from grpc_tools import protoc
 from sqlalchemy import create_engine
 
-from embedsvc.storage.database import head_revision, migrate
-from embedsvc.storage.schema import Base
+from embedsvc.storage.sql.database import head_revision, migrate
+from embedsvc.storage.sql.schema import Base
 
 ROOT = Path(__file__).resolve().parents[1]
 

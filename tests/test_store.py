@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from sqlalchemy import select, update
@@ -17,9 +18,8 @@ from embedsvc.errors import (
     InvalidArgument,
     NotFound,
 )
-from embedsvc.indexing import DocumentInput
-from embedsvc.retrieval import Condition
-from embedsvc.storage.schema import ChunkRow, CollectionRow
+from embedsvc.storage.sql.schema import ChunkRow, CollectionRow
+from embedsvc.types import Condition, DeleteResult, DocumentInput
 
 DOCS = [
     DocumentInput("cats", "The cat sat on the mat and purred at the fish.", "", {"topic": "pets"}),
@@ -31,13 +31,13 @@ DOCS = [
 
 
 def sql_chunk_ids(core: Core, name: str) -> set[int]:
-    info = core.store.get_collection(name)
-    with core.store.sessions() as session:
+    info = core.get_collection(name)
+    with core.storage.repository.sessions() as session:
         return set(session.scalars(select(ChunkRow.id).where(ChunkRow.collection_id == info.id)))
 
 
 def faiss_ids(core: Core, name: str) -> set[int]:
-    return set(core.store.index(core.store.get_collection(name)).chunks.ids().tolist())
+    return set(core.storage.vectors.ids(core.get_collection(name)).tolist())
 
 
 def test_upsert_search_filter_delete_and_reopen(make_core):
@@ -48,13 +48,13 @@ def test_upsert_search_filter_delete_and_reopen(make_core):
     hits = core.search("docs", "which programming language has dynamic typing?", k=3)
     assert hits[0].document_id == "py"
     assert hits[0].metadata["year"] == 1991
-    filtered = core.search("docs", "programming language", k=3, conditions=[
+    filtered = core.search("docs", "programming language", k=3, where=[
         Condition("topic", "pets")])
     assert [h.document_id for h in filtered] == ["cats"]
-    by_year = core.search("docs", "x", k=3, conditions=[Condition("year", 1991.0)])
+    by_year = core.search("docs", "x", k=3, where={"year": 1991.0})
     assert [h.document_id for h in by_year] == ["py"]
 
-    assert core.delete_documents("docs", ["py", "missing"]) == (["py"], 1)
+    assert core.delete_documents("docs", ["py", "missing"]) == DeleteResult(["py"], ["missing"], 1)
     assert all(h.document_id != "py" for h in core.search("docs", "programming", k=3))
     core.close()
 
@@ -102,7 +102,7 @@ def test_filter_returns_k_hits_when_k_match(make_core):
     far = [DocumentInput(f"far{i}", f"Gardening advice about roses, part {i}.", "",
                          {"kind": "far"}) for i in range(5)]
     core.upsert("docs", similar + far)
-    hits = core.search("docs", "python programming", k=5, conditions=[Condition("kind", "far")])
+    hits = core.search("docs", "python programming", k=5, where=[Condition("kind", "far")])
     assert sorted(h.document_id for h in hits) == sorted(d.id for d in far)
 
 
@@ -129,22 +129,23 @@ def test_document_summaries_tell_what_changed(make_core):
     core.upsert("docs", [DocumentInput("src/a.py", "x = 1", "python", {"size": 5}),
                          DocumentInput("src/b.py", "y = 2", "python"),
                          DocumentInput("src_old/c.py", "z = 3", "python")])
-    page, token = core.list_documents("docs", id_prefix="src/")
-    assert token == "" and [s.id for s in page] == ["src/a.py", "src/b.py"]
+    page = core.list_documents("docs", id_prefix="src/")
+    assert page.next_page_token == "" and [s.id for s in page.items] == ["src/a.py", "src/b.py"]
     local = DocumentInput("src/a.py", "x = 1", "python", {"size": 5.0})
-    assert page[0].content_hash == local.content_hash and page[0].chunk_count == 1
+    assert page.items[0].content_hash == local.content_hash and page.items[0].chunk_count == 1
 
 
 def test_listing_pages(make_core):
     core = make_core()
     for i in range(5):
         core.create_collection(f"c{i}")
-    page, token = core.list_collections(page_size=2)
-    names = [c.name for c in page]
-    while token:
-        page, token = core.list_collections(page_size=2, page_token=token)
-        names += [c.name for c in page]
+    page = core.list_collections(page_size=2)
+    names = [c.name for c in page.items]
+    while page.next_page_token:
+        page = core.list_collections(page_size=2, page_token=page.next_page_token)
+        names += [c.name for c in page.items]
     assert names == [f"c{i}" for i in range(5)]
+    assert [c.name for c in core.all_collections()] == names
     with pytest.raises(InvalidArgument):
         core.list_collections(page_token="garbage")
 
@@ -158,7 +159,7 @@ def test_a_second_writer_is_refused(make_core):
 def test_model_fingerprint_mismatch_is_failed_precondition(make_core):
     core = make_core()
     core.create_collection("docs")
-    with core.store.sessions.begin() as session:
+    with core.storage.repository.sessions.begin() as session:
         session.execute(update(CollectionRow).values(model_fingerprint="0" * 32))
     with pytest.raises(FailedPrecondition, match="different model"):
         core.search("docs", "query")
@@ -177,7 +178,7 @@ def test_stale_faiss_file_is_repaired_on_open(make_core, tmp_path: Path):
     core = make_core()
     core.upsert("docs", DOCS[1:])
     core.delete_documents("docs", ["cats"])
-    core.store.close()
+    core.close()
     # Simulate a crash after the SQL commits but before the index was saved again.
     (index_dir / "chunks.faiss").write_bytes(saved[0])
     (index_dir / "state.json").write_bytes(saved[1])
@@ -198,16 +199,18 @@ def test_reindex_rebuilds_from_sql(make_core, tmp_path: Path):
     assert core.search("docs", "sunny weather in Berlin", k=1)[0].document_id == "weather"
 
 
-def test_dimensions_and_l2_collections(make_core):
+def test_dimensions_and_l2_collections(make_core, tmp_path: Path):
     core = make_core()
     core.create_collection("small", dimensions=64)
     core.create_collection("euclid", metric="l2")
     for name in ("small", "euclid"):
         core.upsert(name, DOCS)
         assert core.search(name, "python language", k=1)[0].document_id == "py"
-    small = core.store.get_collection("small")
-    assert core.store.index(small).chunks.dimensions == 64
-    with core.store.sessions() as session:
+    small = core.get_collection("small")
+    core.flush()
+    saved = faiss.read_index(str(tmp_path / "data" / "indexes" / str(small.id) / "chunks.faiss"))
+    assert saved.d == 64
+    with core.storage.repository.sessions() as session:
         raw = session.scalars(select(ChunkRow.vector).where(ChunkRow.collection_id == small.id))
         vector = np.frombuffer(raw.first(), dtype="<f4")
     assert vector.shape == (64,)

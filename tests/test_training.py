@@ -10,9 +10,9 @@ import pytest
 
 from embedsvc.encoding.elastic import ElasticModel
 from embedsvc.encoding.models import resolve_model_path
-from embedsvc.encoding.profile import EncoderProfile
 from embedsvc.encoding.training import read_pairs, train_2dmse
 from embedsvc.errors import InvalidArgument
+from embedsvc.types import EncoderProfile
 
 TOPICS = ["python", "cooking", "football", "astronomy", "gardening", "music", "finance", "chess"]
 PROBES = ["how do I sort a list in python", "best way to grow tomatoes"]

@@ -11,7 +11,7 @@ from typing import Any
 from embedsvc.chunking.code import chunk_code
 from embedsvc.chunking.languages import TEXT_LANGUAGES, language_for_path, normalize_language
 from embedsvc.chunking.text import chunk_text
-from embedsvc.chunking.types import Chunk
+from embedsvc.types import Chunk
 
 __all__ = ["Chunk", "chunk_code", "chunk_document", "chunk_text", "resolve_language"]
 

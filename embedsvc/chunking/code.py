@@ -50,7 +50,7 @@ from embedsvc.chunking.tokens import (
     fit_context,
     line_starts,
 )
-from embedsvc.chunking.types import Chunk
+from embedsvc.types import Chunk
 
 # Deeper than this a unit is cut into line windows (left-recursive chains such as a + b + c + ...
 # would otherwise recurse once per operand).

@@ -36,7 +36,7 @@ from embedsvc.chunking.tokens import (
     check_budget,
     fit_context,
 )
-from embedsvc.chunking.types import Chunk
+from embedsvc.types import Chunk
 
 _PYSBD_WINDOW = 2000
 _SEARCH_SLACK = 64

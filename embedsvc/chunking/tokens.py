@@ -25,7 +25,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from embedsvc.chunking.types import Chunk, line_of
+from embedsvc.chunking.lines import line_of
+from embedsvc.types import Chunk
 
 # Sources are tokenized in newline-aligned pieces of about this many characters, batched so the
 # tokenizer's Rust side can work on several at once.
@@ -126,7 +127,7 @@ def check_budget(counter: TokenCounter, max_tokens: int) -> None:
 
 
 def line_starts(source: str) -> list[int]:
-    """Same as :func:`types.line_starts_of`, without a Python-level loop over every character."""
+    """Same as :func:`lines.line_starts_of`, without a Python-level loop over every character."""
     starts = [0]
     position = source.find("\n")
     while position >= 0:

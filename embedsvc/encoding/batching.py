@@ -6,6 +6,10 @@ oldest request's group (e.g. an encoder profile), sorts those texts by length an
 batches whose *padded* cost, longest text x batch size, fits a token budget: the forward pass
 costs what the padding makes it cost, not what the texts hold. Texts of callers that hung up or
 ran out of time are dropped before they reach the model.
+
+Interactive requests (a query someone waits on) are served before bulk ones (documents being
+indexed): between two passes of bulk work the worker serves any interactive request queued
+meanwhile, so a search waits for at most one pass of an upsert, never for all of it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from embedsvc.errors import FailedPrecondition, InvalidArgument, ResourceExhaust
 log = logging.getLogger(__name__)
 
 EncodeFn = Callable[[list[str], Hashable], np.ndarray]
+BULK, INTERACTIVE = 0, 1
 
 
 @dataclass(eq=False)
@@ -34,6 +39,7 @@ class _Request:
     group: Hashable
     is_active: Callable[[], bool] | None
     deadline: float | None
+    priority: int = BULK
     future: Future = field(default_factory=Future)
     rows: np.ndarray | None = None
     filled: int = 0
@@ -97,6 +103,7 @@ class Batcher:
         group: Hashable,
         is_active: Callable[[], bool] | None = None,
         deadline: float | None = None,
+        priority: int = BULK,
     ) -> Future[np.ndarray]:
         """Queue ``texts``; the future gets their vectors in order.
 
@@ -115,7 +122,7 @@ class Batcher:
                 f"{len(texts)} texts in one request, more than the queue holds "
                 f"({self.max_queue_texts}); send them in smaller requests"
             )
-        request = _Request(texts, token_counts, group, is_active, deadline)
+        request = _Request(texts, token_counts, group, is_active, deadline, priority)
         with self._cond:
             if self._closed:
                 raise FailedPrecondition("the encoder is shutting down")
@@ -146,23 +153,36 @@ class Batcher:
                     self._fail(request, error)
 
     def _take_window(self) -> list[_Request] | None:
-        """Everything queued for the oldest request's group; ``None`` once closed and drained."""
+        """Everything queued at the top priority for its oldest request's group; ``None`` once
+        closed and drained."""
         with self._cond:
             while not self._queue:
                 if self._closed:
                     return None
                 self._cond.wait()
-            group = self._queue[0].group
-            window = [request for request in self._queue if request.group == group]
-            rest = [request for request in self._queue if request.group != group]
-            self._queue = deque(rest)
-            return window
+            return self._pop_window(max(request.priority for request in self._queue))
+
+    def _take_interactive(self) -> list[_Request] | None:
+        with self._cond:
+            if any(request.priority == INTERACTIVE for request in self._queue):
+                return self._pop_window(INTERACTIVE)
+            return None
+
+    def _pop_window(self, priority: int) -> list[_Request]:
+        """Take the queued requests of ``priority`` that share the oldest one's group."""
+        group = next(r.group for r in self._queue if r.priority == priority)
+        window = [r for r in self._queue if r.group == group and r.priority == priority]
+        self._queue = deque(r for r in self._queue if r.group != group or r.priority != priority)
+        return window
 
     def _process(self, window: list[_Request]) -> None:
         """Encode the window's texts longest first, batch by batch, dropping unwanted ones."""
         items = [_Item(request, i) for request in window for i in range(len(request.texts))]
         items.sort(key=lambda item: item.tokens, reverse=True)
+        bulk = window[0].priority < INTERACTIVE
         while items:
+            while bulk and (urgent := self._take_interactive()) is not None:
+                self._process(urgent)
             live = {request for request in {item.request for item in items} if self._keep(request)}
             items = [item for item in items if item.request in live]
             batch = self._cut_batch(items)

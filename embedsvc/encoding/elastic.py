@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from embedsvc.encoding.profile import EncoderProfile
 from embedsvc.errors import InvalidArgument
+from embedsvc.types import EncoderProfile
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -74,8 +74,13 @@ class ElasticModel:
         profile: EncoderProfile,
         batch_size: int = 32,
         normalize: bool = True,
+        prompt: str = "",
     ) -> np.ndarray:
-        """Float32 vectors for ``texts`` in order, computed the way ``profile`` says."""
+        """Float32 vectors for ``texts`` in order, computed the way ``profile`` says.
+
+        ``prompt`` is put before every text (e5-style "query: "); "" also keeps the model's own
+        default prompt out, since a collection stores the prompts it was built with.
+        """
         profile = profile.resolved(self.layers, self.dimensions)
         if not texts:
             return np.zeros((0, profile.dimensions), dtype=np.float32)
@@ -87,6 +92,7 @@ class ElasticModel:
                 convert_to_tensor=True,
                 normalize_embeddings=False,
                 show_progress_bar=False,
+                prompt=prompt,
             )
         return slice_dimensions(vectors.float().numpy(), profile.dimensions, normalize)
 

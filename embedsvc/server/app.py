@@ -14,30 +14,10 @@ from grpc_reflection.v1alpha import reflection
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.server.auth import ApiKeyInterceptor
-from embedsvc.server.servicers import (
-    ChunkingServicer,
-    EmbeddingServicer,
-    IndexServicer,
-    SearchServicer,
-)
-from embedsvc.v1 import (
-    chunking_pb2,
-    chunking_pb2_grpc,
-    embedding_pb2,
-    embedding_pb2_grpc,
-    index_pb2,
-    index_pb2_grpc,
-    search_pb2,
-    search_pb2_grpc,
-)
+from embedsvc.server.registry import SERVICES
 
 log = logging.getLogger(__name__)
-SERVICE_NAMES = [
-    embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name,
-    index_pb2.DESCRIPTOR.services_by_name["IndexService"].full_name,
-    search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name,
-    chunking_pb2.DESCRIPTOR.services_by_name["ChunkingService"].full_name,
-]
+SERVICE_NAMES = [service.name for service in SERVICES]
 MAX_CONCURRENT_RPCS = 256
 
 
@@ -49,7 +29,7 @@ class Server:
         self.health = health.HealthServicer()
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.core = core or Core(settings)
-        self.core.encoder.info  # noqa: B018 - load the model now: SERVING means ready to embed
+        self.core.info()  # load the default model now: SERVING means ready to embed
         options = [
             ("grpc.max_receive_message_length", settings.max_request_bytes),
             ("grpc.max_send_message_length", settings.max_request_bytes),
@@ -61,14 +41,8 @@ class Server:
             options=options,
             maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         )
-        embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
-            EmbeddingServicer(self.core), self.grpc
-        )
-        index_pb2_grpc.add_IndexServiceServicer_to_server(IndexServicer(self.core), self.grpc)
-        search_pb2_grpc.add_SearchServiceServicer_to_server(SearchServicer(self.core), self.grpc)
-        chunking_pb2_grpc.add_ChunkingServiceServicer_to_server(
-            ChunkingServicer(self.core), self.grpc
-        )
+        for service in SERVICES:
+            service.add_to_server(service.make(self.core), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], self.grpc
@@ -97,9 +71,9 @@ class Server:
     def _flush_loop(self) -> None:
         while not self._stopped.wait(self.settings.flush_interval):
             try:
-                self.core.store.flush()
+                self.core.flush()
             except Exception:
-                log.exception("saving FAISS indexes failed; will retry")
+                log.exception("saving the vector index failed; will retry")
 
     def stop(self) -> None:
         """Drain: NOT_SERVING first, let in-flight requests finish, then save and release."""

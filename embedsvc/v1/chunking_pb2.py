@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from embedsvc.v1 import types_pb2 as embedsvc_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65mbedsvc/v1/chunking.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"k\n\x0c\x43hunkRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x12\n\nmax_tokens\x18\x04 \x01(\r\x12\x19\n\x11overlap_sentences\x18\x05 \x01(\r\"E\n\rChunkResponse\x12\"\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\x12\x10\n\x08language\x18\x02 \x01(\t2Q\n\x0f\x43hunkingService\x12>\n\x05\x43hunk\x12\x19.embedsvc.v1.ChunkRequest\x1a\x1a.embedsvc.v1.ChunkResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65mbedsvc/v1/chunking.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"z\n\x0c\x43hunkRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x12\n\nmax_tokens\x18\x04 \x01(\r\x12\x19\n\x11overlap_sentences\x18\x05 \x01(\r\x12\r\n\x05model\x18\x06 \x01(\t\"E\n\rChunkResponse\x12\"\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\x12\x10\n\x08language\x18\x02 \x01(\t2Q\n\x0f\x43hunkingService\x12>\n\x05\x43hunk\x12\x19.embedsvc.v1.ChunkRequest\x1a\x1a.embedsvc.v1.ChunkResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'embedsvc.v1.chunking_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHUNKREQUEST']._serialized_start=68
-  _globals['_CHUNKREQUEST']._serialized_end=175
-  _globals['_CHUNKRESPONSE']._serialized_start=177
-  _globals['_CHUNKRESPONSE']._serialized_end=246
-  _globals['_CHUNKINGSERVICE']._serialized_start=248
-  _globals['_CHUNKINGSERVICE']._serialized_end=329
+  _globals['_CHUNKREQUEST']._serialized_end=190
+  _globals['_CHUNKRESPONSE']._serialized_start=192
+  _globals['_CHUNKRESPONSE']._serialized_end=261
+  _globals['_CHUNKINGSERVICE']._serialized_start=263
+  _globals['_CHUNKINGSERVICE']._serialized_end=344
 # @@protoc_insertion_point(module_scope)

@@ -18,18 +18,22 @@ OVERFLOW_POLICY_TRUNCATE: OverflowPolicy
 OVERFLOW_POLICY_ERROR: OverflowPolicy
 
 class EmbedRequest(_message.Message):
-    __slots__ = ("texts", "normalize", "dimensions", "on_overflow", "profile")
+    __slots__ = ("texts", "normalize", "dimensions", "on_overflow", "profile", "model", "prompt")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     NORMALIZE_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     ON_OVERFLOW_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
     normalize: bool
     dimensions: int
     on_overflow: OverflowPolicy
     profile: _types_pb2.EncoderProfile
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., normalize: _Optional[bool] = ..., dimensions: _Optional[int] = ..., on_overflow: _Optional[_Union[OverflowPolicy, str]] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
+    model: str
+    prompt: str
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., normalize: _Optional[bool] = ..., dimensions: _Optional[int] = ..., on_overflow: _Optional[_Union[OverflowPolicy, str]] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., model: _Optional[str] = ..., prompt: _Optional[str] = ...) -> None: ...
 
 class Embedding(_message.Message):
     __slots__ = ("values", "token_count", "truncated")
@@ -52,8 +56,10 @@ class EmbedResponse(_message.Message):
     def __init__(self, embeddings: _Optional[_Iterable[_Union[Embedding, _Mapping]]] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ...) -> None: ...
 
 class InfoRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_batch_texts", "max_text_chars", "max_documents_per_upsert", "max_k", "max_request_bytes")
@@ -69,8 +75,20 @@ class Limits(_message.Message):
     max_request_bytes: int
     def __init__(self, max_batch_texts: _Optional[int] = ..., max_text_chars: _Optional[int] = ..., max_documents_per_upsert: _Optional[int] = ..., max_k: _Optional[int] = ..., max_request_bytes: _Optional[int] = ...) -> None: ...
 
+class ModelEntry(_message.Message):
+    __slots__ = ("name", "fingerprint", "loaded", "is_default")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fingerprint: str
+    loaded: bool
+    is_default: bool
+    def __init__(self, name: _Optional[str] = ..., fingerprint: _Optional[str] = ..., loaded: _Optional[bool] = ..., is_default: _Optional[bool] = ...) -> None: ...
+
 class InfoResponse(_message.Message):
-    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits", "default_profile")
+    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits", "default_profile", "models", "query_prompt", "document_prompt")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +97,9 @@ class InfoResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
     model: str
     model_fingerprint: str
     max_tokens: int
@@ -87,4 +108,7 @@ class InfoResponse(_message.Message):
     version: str
     limits: Limits
     default_profile: _types_pb2.EncoderProfile
-    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
+    models: _containers.RepeatedCompositeFieldContainer[ModelEntry]
+    query_prompt: str
+    document_prompt: str
+    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelEntry, _Mapping]]] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...

@@ -18,7 +18,7 @@ METRIC_COSINE: Metric
 METRIC_L2: Metric
 
 class Collection(_message.Message):
-    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count", "profile")
+    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count", "profile", "chunking", "query_prompt", "document_prompt")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,9 @@ class Collection(_message.Message):
     DOCUMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKING_FIELD_NUMBER: _ClassVar[int]
+    QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     model_fingerprint: str
@@ -37,23 +40,32 @@ class Collection(_message.Message):
     document_count: int
     chunk_count: int
     profile: _types_pb2.EncoderProfile
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
+    chunking: str
+    query_prompt: str
+    document_prompt: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens", "profile")
+    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens", "profile", "chunking", "query_prompt", "document_prompt")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     MAX_CHUNK_TOKENS_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKING_FIELD_NUMBER: _ClassVar[int]
+    QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimensions: int
     metric: Metric
     max_chunk_tokens: int
     profile: _types_pb2.EncoderProfile
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
+    chunking: str
+    query_prompt: str
+    document_prompt: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
 
 class GetCollectionRequest(_message.Message):
     __slots__ = ("name",)
@@ -88,12 +100,32 @@ class DeleteCollectionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class UpsertDocumentsRequest(_message.Message):
-    __slots__ = ("collection", "documents")
+    __slots__ = ("collection", "documents", "prepared", "model_fingerprint")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    PREPARED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     collection: str
     documents: _containers.RepeatedCompositeFieldContainer[_types_pb2.Document]
-    def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[_types_pb2.Document, _Mapping]]] = ...) -> None: ...
+    prepared: _containers.RepeatedCompositeFieldContainer[PreparedDocument]
+    model_fingerprint: str
+    def __init__(self, collection: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[_types_pb2.Document, _Mapping]]] = ..., prepared: _Optional[_Iterable[_Union[PreparedDocument, _Mapping]]] = ..., model_fingerprint: _Optional[str] = ...) -> None: ...
+
+class PreparedDocument(_message.Message):
+    __slots__ = ("document", "chunks")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    document: _types_pb2.Document
+    chunks: _containers.RepeatedCompositeFieldContainer[PreparedChunk]
+    def __init__(self, document: _Optional[_Union[_types_pb2.Document, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[PreparedChunk, _Mapping]]] = ...) -> None: ...
+
+class PreparedChunk(_message.Message):
+    __slots__ = ("chunk", "vector")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    chunk: _types_pb2.Chunk
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, chunk: _Optional[_Union[_types_pb2.Chunk, _Mapping]] = ..., vector: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class DocumentResult(_message.Message):
     __slots__ = ("id", "created", "chunks", "chunks_embedded", "chunks_reused", "chunks_deleted", "tokens_embedded")

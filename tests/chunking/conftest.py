@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from embedsvc.chunking.types import Chunk, line_of, line_starts_of
+from embedsvc.chunking.lines import line_of, line_starts_of
+from embedsvc.types import Chunk
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from embedsvc.chunking import chunk_document, resolve_language
 from embedsvc.chunking.code import chunk_code
-from embedsvc.chunking.types import Chunk
+from embedsvc.types import Chunk
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

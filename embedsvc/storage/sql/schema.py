@@ -1,7 +1,8 @@
 """SQL tables: the source of truth for collections, documents, chunks and their vectors.
 
 Chunk ids are AUTOINCREMENT (SQLite) / identity (PostgreSQL) and so never reused: a stale
-FAISS entry can never point at a different chunk. A chunk row's vector never changes.
+vector-index entry can never point at a different chunk. A chunk row's vector never changes.
+Deletes cascade in the database (declared ON DELETE CASCADE; SQLite runs with foreign keys on).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class CollectionRow(Base):
     # The encoder profile the chunks are embedded with (None: collections from before profiles,
     # embedded with the full model in fp32).
     profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # auto | text | code | none: how documents become chunks.
+    chunking: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")
+    # Prefixes the model expects before queries and before documents (e5/bge-style models).
+    query_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    document_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Bumped by every committed write; the saved FAISS index records the one it reflects.
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

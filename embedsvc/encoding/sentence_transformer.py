@@ -1,9 +1,9 @@
-"""The encoder: texts in, float32 vectors out, under an encoder profile, batched by tokens.
+"""The sentence-transformers encoder: texts in, float32 vectors out, batched by tokens.
 
 One ElasticModel holds the weights; every profile (fewer layers, fewer dims, a TempScale
 temperature, bf16 or fp32) runs as a variant that shares them. All inference goes through one
-Batcher, which coalesces concurrent requests into token-budgeted, length-sorted batches and
-drops work whose caller is gone.
+Batcher, which coalesces concurrent requests into token-budgeted, length-sorted batches, serves
+interactive work (queries) ahead of bulk work (documents) and drops work whose caller is gone.
 """
 
 from __future__ import annotations
@@ -12,46 +12,35 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embedsvc.encoding.batching import Batcher
+from embedsvc.encoding.batching import BULK, INTERACTIVE, Batcher
 from embedsvc.encoding.elastic import ElasticModel
 from embedsvc.encoding.models import fingerprint, model_name, resolve_model_path
-from embedsvc.encoding.profile import EncoderProfile
+from embedsvc.encoding.profile import default_profile
 from embedsvc.errors import Cancelled, DeadlineExceeded, FailedPrecondition, InvalidArgument
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    path: Path
-    fingerprint: str
-    max_tokens: int
-    dimensions: int
-    layers: int
-    default_profile: EncoderProfile
+from embedsvc.faults import fault_point
+from embedsvc.types import EncoderProfile, ModelInfo
 
 
-class Encoder:
-    """A sentence-transformers model from disk, loaded on first use.
+class SentenceTransformerEncoder:
+    """A sentence-transformers model directory, loaded on first use.
 
     Loading is lazy so that work which needs no inference (an indexing run where nothing
     changed) never pays for it.
     """
 
     def __init__(
-        self, model_spec: str = "", max_batch_tokens: int = 16384, max_queue_texts: int = 4096,
-        max_pass_texts: int = 32,
+        self, path: Path, name: str = "", max_batch_tokens: int = 16384,
+        max_queue_texts: int = 4096, max_pass_texts: int = 32,
     ) -> None:
-        self.path = resolve_model_path(model_spec)
-        self.name = model_name(self.path)
+        self.path = path
+        self.name = name or model_name(path)
         self.max_batch_tokens = max_batch_tokens
         self.max_queue_texts = max_queue_texts
         self.max_pass_texts = max_pass_texts
@@ -59,10 +48,21 @@ class Encoder:
         self._elastic: ElasticModel | None = None
         self._batcher: Batcher | None = None
 
+    @classmethod
+    def from_spec(
+        cls, spec: str = "", name: str = "", **batching: int
+    ) -> SentenceTransformerEncoder:
+        """The model a setting names: '' = the bundled model, else a local dir or a package."""
+        return cls(resolve_model_path(spec), name, **batching)
+
     @cached_property
     def fingerprint(self) -> str:
         """Identity of weights + tokenizer, computed from the files without loading the model."""
         return fingerprint(self.path)
+
+    @property
+    def loaded(self) -> bool:
+        return self._elastic is not None
 
     @property
     def elastic(self) -> ElasticModel:
@@ -77,7 +77,7 @@ class Encoder:
                     self._encode_batch, self.max_batch_tokens, self.max_queue_texts,
                     self.max_pass_texts,
                 )
-                log.info("loaded model %s from %s", self.name, self.path)
+                logging.getLogger(__name__).info("loaded model %s from %s", self.name, self.path)
             return self._elastic
 
     @property
@@ -88,14 +88,17 @@ class Encoder:
     @cached_property
     def info(self) -> ModelInfo:
         elastic = self.elastic
+        prompts = dict(getattr(elastic.model, "prompts", None) or {})
         return ModelInfo(
             name=self.name,
-            path=self.path,
             fingerprint=self.fingerprint,
             max_tokens=int(elastic.model.max_seq_length),
             dimensions=elastic.dimensions,
             layers=elastic.layers,
-            default_profile=EncoderProfile.default().resolved(elastic.layers, elastic.dimensions),
+            default_profile=default_profile().resolved(elastic.layers, elastic.dimensions),
+            query_prompt=prompts.get("query") or "",
+            document_prompt=prompts.get("document") or prompts.get("passage") or "",
+            path=str(self.path),
         )
 
     def profile(self, base: EncoderProfile | None = None, **overrides: Any) -> EncoderProfile:
@@ -123,21 +126,26 @@ class Encoder:
         self, texts: Sequence[str], profile: EncoderProfile | None = None, normalize: bool = True,
         dimensions: int | None = None, token_counts: Sequence[int] | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
+        prompt: str = "", interactive: bool = False,
     ) -> np.ndarray:
         """Vectors for ``texts`` in order; inputs longer than the window are truncated.
 
-        ``dimensions`` overrides the profile's width. ``is_active`` and ``deadline`` (a
-        ``time.monotonic()`` value) let queued work be dropped when nobody waits for it.
+        ``dimensions`` overrides the profile's width; ``prompt`` goes before every text
+        (``token_counts``, when given, must count it). ``is_active`` and ``deadline`` (a
+        ``time.monotonic()`` value) let queued work be dropped when nobody waits for it;
+        ``interactive`` work (a query someone waits on) is served before bulk work.
         """
         overrides = {} if dimensions is None else {"dimensions": dimensions}
         profile = self.profile(profile, **overrides)
         if not texts:
             return np.zeros((0, profile.dimensions), dtype=np.float32)
-        counts = token_counts if token_counts is not None else self.token_counts(texts)
+        counts = token_counts if token_counts is not None else self.token_counts(
+            [prompt + text for text in texts] if prompt else texts
+        )
         window = self.info.max_tokens
         future = self._batcher.submit(
-            list(texts), [min(count, window) for count in counts], (profile, normalize),
-            is_active, deadline,
+            list(texts), [min(count, window) for count in counts], (profile, normalize, prompt),
+            is_active, deadline, INTERACTIVE if interactive else BULK,
         )
         try:
             return future.result()
@@ -150,8 +158,14 @@ class Encoder:
         if self._batcher is not None:
             self._batcher.close()
 
-    def _encode_batch(self, texts: list[str], group: tuple[EncoderProfile, bool]) -> np.ndarray:
-        profile, normalize = group
+    def _encode_batch(
+        self, texts: list[str], group: tuple[EncoderProfile, bool, str]
+    ) -> np.ndarray:
+        profile, normalize, prompt = group
         if self._elastic is None:
             raise FailedPrecondition("the model is not loaded")
-        return self._elastic.encode(texts, profile, batch_size=len(texts), normalize=normalize)
+        vectors = self._elastic.encode(
+            texts, profile, batch_size=len(texts), normalize=normalize, prompt=prompt
+        )
+        fault_point("encode.pass")
+        return vectors

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from embedsvc.storage.schema import Base
+from embedsvc.storage.sql.schema import Base
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,14 @@
+"""The gRPC services this server runs. Adding one: a servicer file that defines ``SERVICE``,
+plus one line here; health, reflection and the server pick it up from this list."""
+
+from __future__ import annotations
+
+from embedsvc.server.rpc import ServiceSpec
+from embedsvc.server.servicers import chunking, embedding, index, search
+
+SERVICES: list[ServiceSpec] = [
+    embedding.SERVICE,
+    index.SERVICE,
+    search.SERVICE,
+    chunking.SERVICE,
+]

@@ -1,0 +1,49 @@
+"""What every servicer method shares: error mapping to status codes, and the client deadline."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from embedsvc.errors import EmbedsvcError
+
+log = logging.getLogger(__name__)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One gRPC service: its full name (for health and reflection), the generated function
+    that adds a servicer to a server, and how to build the servicer from the core."""
+
+    name: str
+    add_to_server: Callable[[Any, grpc.Server], None]
+    make: Callable[[Any], Any]
+
+
+def deadline(context: grpc.ServicerContext) -> float | None:
+    """The client's deadline on the monotonic clock, or None without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+def rpc(method: Handler) -> Handler:
+    """Turn core errors into their status code; anything unexpected becomes INTERNAL, logged."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except EmbedsvcError as error:
+            context.abort(getattr(grpc.StatusCode, error.status), str(error))
+        except Exception:
+            log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed; see server log")
+
+    return wrapper  # type: ignore[return-value]

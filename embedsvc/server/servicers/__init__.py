@@ -1,0 +1,1 @@
+"""One gRPC servicer per file: a thin mapping between protobuf messages and the core."""

@@ -1,0 +1,142 @@
+"""Collections: create with fixed settings, look up with the model that serves them, delete."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from typing import Any
+
+from embedsvc.errors import FailedPrecondition, InvalidArgument
+from embedsvc.paging import after_id, page_of, page_size
+from embedsvc.ports import Encoder, Models
+from embedsvc.storage import Storage
+from embedsvc.types import (
+    CHUNKING_POLICIES,
+    METRICS,
+    CollectionInfo,
+    Page,
+    ProfileOverrides,
+    choice,
+)
+
+COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+# Below this a chunk cannot hold special tokens, a context line and some text.
+MIN_CHUNK_TOKENS = 16
+
+
+class CollectionLocks:
+    """One lock per collection: a commit (SQL write, then the vector index) runs alone."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    def __call__(self, info: CollectionInfo) -> threading.Lock:
+        with self._guard:
+            return self._locks[info.id]
+
+
+def prompt_tokens(encoder: Encoder, prompt: str) -> int:
+    """Tokens a prompt adds in front of a text (special tokens are counted once, elsewhere)."""
+    if not prompt:
+        return 0
+    with_prompt, bare = encoder.token_counts([prompt, ""])
+    return with_prompt - bare
+
+
+class Collections:
+    def __init__(self, models: Models, storage: Storage, locks: CollectionLocks) -> None:
+        self.models = models
+        self.storage = storage
+        self.locks = locks
+
+    def create(
+        self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
+        max_chunk_tokens: int = 0, profile: ProfileOverrides | None = None,
+        chunking: str = "auto", query_prompt: str | None = None,
+        document_prompt: str | None = None,
+    ) -> CollectionInfo:
+        """A collection whose chunks are embedded by ``model`` ('' = the default) with its
+        default profile plus ``profile`` overrides (``dimensions`` sets the width). Prompts
+        default to the model's own (sentence-transformers config), "" means none."""
+        if not COLLECTION_NAME.match(name):
+            raise InvalidArgument(
+                f"collection name {name!r} is invalid: use 1-128 letters, digits, '_', '-', '.', "
+                "starting with a letter or digit"
+            )
+        choice("metric", metric, METRICS)
+        choice("chunking", chunking, CHUNKING_POLICIES)
+        encoder = self.models.get(model)
+        info = encoder.info
+        if not 0 <= dimensions <= info.dimensions:
+            raise InvalidArgument(
+                f"dimensions must be between 1 and {info.dimensions} (0 = all), got {dimensions}"
+            )
+        if not 0 <= max_chunk_tokens <= info.max_tokens or 0 < max_chunk_tokens < MIN_CHUNK_TOKENS:
+            raise InvalidArgument(
+                f"max_chunk_tokens must be between {MIN_CHUNK_TOKENS} and the model's "
+                f"{info.max_tokens} (0 = {info.max_tokens}), got {max_chunk_tokens}"
+            )
+        query_prompt = info.query_prompt if query_prompt is None else query_prompt
+        document_prompt = info.document_prompt if document_prompt is None else document_prompt
+        budget = max_chunk_tokens or info.max_tokens
+        if budget - prompt_tokens(encoder, document_prompt) < MIN_CHUNK_TOKENS:
+            raise InvalidArgument(
+                f"document_prompt {document_prompt!r} leaves fewer than {MIN_CHUNK_TOKENS} of the "
+                f"{budget} chunk tokens for text; shorten it or raise max_chunk_tokens"
+            )
+        overrides: dict[str, Any] = dict(profile or {})
+        if dimensions:
+            overrides["dimensions"] = dimensions
+        chosen = encoder.profile(**overrides)
+        created = self.storage.repository.create_collection(CollectionInfo(
+            name=name, model=encoder.name, model_fingerprint=encoder.fingerprint,
+            dimensions=chosen.dimensions or info.dimensions, metric=metric,
+            max_chunk_tokens=budget, profile=chosen, chunking=chunking,
+            query_prompt=query_prompt, document_prompt=document_prompt,
+        ))
+        self.storage.vectors.sync(created)
+        return created
+
+    def get(self, name: str) -> CollectionInfo:
+        return self.storage.repository.get_collection(name, with_counts=True)
+
+    def list(self, size: int = 0, page_token: str = "") -> Page[CollectionInfo]:
+        size = page_size(size)
+        found = self.storage.repository.list_collections(
+            after_id(page_token), size + 1, with_counts=True
+        )
+        return page_of([(info.id, info) for info in found], size)
+
+    def delete(self, name: str) -> None:
+        info = self.storage.repository.get_collection(name)
+        with self.locks(info):
+            self.storage.repository.delete_collection(info)
+            self.storage.vectors.drop(info)
+
+    def reindex(self, name: str) -> int:
+        """Rebuild a collection's vector index from SQL; returns the chunk vectors indexed."""
+        info = self.storage.repository.get_collection(name)
+        with self.locks(info):
+            return self.storage.vectors.rebuild(info)
+
+    def open(self, name: str) -> tuple[CollectionInfo, Encoder]:
+        """The collection and the model it was built with (else its vectors would not match)."""
+        info = self.storage.repository.get_collection(name)
+        try:
+            encoder = self.models.get(info.model)
+        except InvalidArgument:
+            raise FailedPrecondition(
+                f"collection {name!r} was built with model {info.model!r}, which this server "
+                "does not serve; serve that model (EMBEDSVC_MODELS) or reindex into a new "
+                "collection"
+            ) from None
+        if encoder.fingerprint != info.model_fingerprint:
+            raise FailedPrecondition(
+                f"collection {name!r} was built with model {info.model} (fingerprint "
+                f"{info.model_fingerprint}), but the server runs a different model "
+                f"(fingerprint {encoder.fingerprint}); serve that model or reindex into a new "
+                "collection"
+            )
+        return info, encoder
