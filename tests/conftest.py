@@ -157,3 +157,21 @@ def server_factory(tmp_path: Path) -> Iterator:
     yield make
     for server in servers:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory) -> Path:
+    """A second model, built here: the bundled one cut to 2 layers, with e5-style prompts in
+    its sentence-transformers config (so its fingerprint and its vectors differ)."""
+    from sentence_transformers import SentenceTransformer
+
+    from embedsvc.encoding.models import resolve_model_path
+
+    model = SentenceTransformer(str(resolve_model_path("")), device="cpu")
+    transformer = model[0].auto_model
+    transformer.encoder.layer = transformer.encoder.layer[:2]
+    transformer.config.num_hidden_layers = 2
+    model.prompts = {"query": "query: ", "document": "passage: "}
+    path = tmp_path_factory.mktemp("models") / "mini-l2"
+    model.save(str(path))
+    return path

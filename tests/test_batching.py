@@ -9,7 +9,7 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from embedsvc.encoding.batching import Batcher
+from embedsvc.encoding.batching import BULK, INTERACTIVE, Batcher
 from embedsvc.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
 TIMEOUT = 10
@@ -211,3 +211,31 @@ def test_a_pass_holds_at_most_max_pass_texts(fake, make_batcher):
         future.result(TIMEOUT)
     sizes = [len(batch) for batch, _ in fake.calls[1:]]
     assert sizes and max(sizes) <= 4 and sum(sizes) == 10
+
+
+def test_interactive_work_is_served_between_passes_of_bulk_work(fake, make_batcher):
+    """A query waits for at most one pass of an upsert, not for the whole upsert."""
+    batcher = make_batcher(fake, max_batch_tokens=10_000, max_pass_texts=2)
+    hold(fake, batcher)  # the worker is busy inside a pass
+    bulk = batcher.submit([f"doc{i}" for i in range(6)], [4] * 6, "p", priority=BULK)
+    query = batcher.submit(["query"], [5], "p", priority=INTERACTIVE)
+    fake.gate.set()
+    assert query.result(TIMEOUT)[0, 0] == 5
+    bulk.result(TIMEOUT)
+    calls = [texts for texts, _ in fake.calls]
+    assert calls[0] == ["hold"] and calls[1] == ["query"]
+    assert sum(len(texts) for texts in calls[2:]) == 6
+
+
+def test_a_query_arriving_mid_upsert_goes_before_its_remaining_passes(make_batcher):
+    fake = FakeEncoder()
+    batcher = make_batcher(fake, max_batch_tokens=10_000, max_pass_texts=2)
+    fake.gate.clear()
+    bulk = batcher.submit([f"doc{i}" for i in range(6)], [4] * 6, "p", priority=BULK)
+    assert fake.entered.wait(TIMEOUT)  # the first bulk pass is running
+    query = batcher.submit(["query"], [5], "p", priority=INTERACTIVE)
+    fake.gate.set()
+    assert query.result(TIMEOUT)[0, 0] == 5
+    bulk.result(TIMEOUT)
+    calls = [texts for texts, _ in fake.calls]
+    assert len(calls) == 4 and calls[1] == ["query"]

@@ -16,7 +16,10 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, select
 
+from embedsvc.config import Settings
+from embedsvc.core import Core
 from embedsvc.storage.sql.schema import ChunkRow, CollectionRow, DocumentRow
+from embedsvc.types import DocumentInput
 from embedsvc.v1 import index_pb2, types_pb2
 from tests.conftest import ServerProcess
 
@@ -63,15 +66,15 @@ POINTS = [
 @pytest.mark.parametrize(("point", "stored", "reached_by"), POINTS,
                          ids=[point for point, *_ in POINTS])
 def test_sigkill_at_a_write_point_then_restart_is_consistent(
-    server_factory, database_url, tmp_path, point, stored, reached_by
+    server_factory, database_url, tmp_path, encoder, point, stored, reached_by
 ):
     data = tmp_path / "data"
-    setup = server_factory(data, database_url).start()
-    with setup.client(timeout=300) as client:
-        client.create_collection("big", max_chunk_tokens=48)
-        for batch in range(3):
-            client.upsert("big", [document(batch * 8 + i) for i in range(8)])
-    assert setup.stop() == 0
+    settings = Settings(data_dir=data, database_url=database_url)
+    setup = Core(settings, encoder)  # in-process: the same store a server would open
+    setup.create_collection("big", max_chunk_tokens=48)
+    for batch in range(3):
+        setup.upsert("big", [DocumentInput(**document(batch * 8 + i)) for i in range(8)])
+    setup.close()
 
     marker = tmp_path / "paused"
     faulty = server_factory(
@@ -91,14 +94,15 @@ def test_sigkill_at_a_write_point_then_restart_is_consistent(
                 in_flight.result()
 
     expected = SETUP_DOCUMENTS + (LARGE_UPSERT if stored else 0)
-    server = server_factory(data, database_url).start()
-    with server.client() as client:
-        assert len(client.document_summaries("big")) == expected, "an upsert is all or nothing"
+    restarted = Core(settings, encoder)  # opening the store repairs what the kill left
+    try:
+        assert len(restarted.document_summaries("big")) == expected, "all or nothing"
         for document_id in ("doc-0005", "doc-0163") if stored else ("doc-0005",):
-            sample = client.get_document("big", document_id).chunks[2]
-            top = client.search("big", sample.text, k=1)[0]
+            sample = restarted.get_document("big", document_id).chunks[2]
+            top = restarted.search("big", sample.text, k=1)[0]
             assert (top.document_id, top.chunk.id) == (document_id, sample.id)
-    assert server.stop() == 0
+    finally:
+        restarted.close()
     assert_saved_index_matches_sql(database_url, data, expected)
 
 

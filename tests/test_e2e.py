@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -12,6 +13,10 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from embedsvc import convert
+from embedsvc.errors import FailedPrecondition, InvalidArgument
+from embedsvc.services.documents import prepare
+from embedsvc.types import DocumentInput, PreparedChunk, PreparedDocument
 from embedsvc.v1 import index_pb2, types_pb2
 
 DOCS = [
@@ -192,3 +197,43 @@ def wait_for(condition, server, timeout: float = 300) -> None:
         assert server.process.poll() is None, server.log.read_text()[-3000:]
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_precomputed_vectors_and_named_models_over_grpc(server_factory, encoder,
+                                                        small_model_dir: Path):
+    server = server_factory(EMBEDSVC_MODELS=json.dumps({"mini": str(small_model_dir)})).start()
+    with server.client() as client:
+        names = {(m.name, m.is_default) for m in client.info().models}
+        assert names == {("all-MiniLM-L6-v2", True), ("mini", False)}
+        assert client.info("mini").model.layers == 2
+        mini = client.embed(["a sentence"], model="mini")
+        assert mini.shape == (1, 384)
+        with pytest.raises(InvalidArgument, match="not served"):
+            client.embed(["a sentence"], model="nope")
+
+        # A worker prepares (chunks and embeds) with the collection's settings; the server
+        # checks and commits.
+        info = client.create_collection("kb", max_chunk_tokens=32)
+        documents = [DocumentInput(d["id"], d["text"], d.get("language", ""), d["metadata"])
+                     for d in DOCS]
+        prepared = prepare(info, encoder, documents)
+        results = client.upsert_prepared("kb", prepared, info.model_fingerprint)
+        assert [r.created for r in results] == [True, True, True]
+        hits = client.search("kb", "how do I open a connection to the database", k=1)
+        assert hits[0].document_id == "src/app.py" and hits[0].chunk.start_line == 1
+        stored = client.get_document("kb", "src/app.py")
+        assert stored.content_hash == documents[1].content_hash
+        with pytest.raises(FailedPrecondition):
+            client.upsert_prepared("kb", prepared, "0" * 32)
+        narrow = [PreparedDocument(p.document, [PreparedChunk(c.chunk, c.vector[:100])
+                                                for c in p.chunks], p.vector) for p in prepared]
+        with pytest.raises(InvalidArgument, match="384 dimensions"):
+            client.upsert_prepared("kb", narrow, info.model_fingerprint)
+        both = index_pb2.UpsertDocumentsRequest(
+            collection="kb", documents=[types_pb2.Document(id="x", text="x")],
+            prepared=[convert.prepared_out(prepared[0])], model_fingerprint=info.model_fingerprint,
+        )
+        with pytest.raises(grpc.RpcError) as error:
+            client.index.UpsertDocuments(both)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT

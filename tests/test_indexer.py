@@ -209,3 +209,9 @@ def test_errors_are_clear(tmp_path: Path):
     assert unreachable.returncode == 2 and "UNAVAILABLE" in unreachable.stderr
     assert unreachable.stdout == ""
     assert os.path.exists(tmp_path / "d" / "LOCK")
+    from_env = subprocess.run(
+        [INDEXER, "stats", "-c", "nope"], capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, env={**os.environ, "EMBEDSVC_DATA_DIR": str(tmp_path / "env-dir")},
+    )
+    assert from_env.returncode == 2 and "does not exist" in from_env.stderr
+    assert (tmp_path / "env-dir" / "LOCK").exists() and not (tmp_path / "data").exists()
