@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from embedsvc.aggregation import mean_vector
 from embedsvc.errors import InvalidArgument
 from embedsvc.types import (
     Chunk,
@@ -143,12 +142,13 @@ def chunk_in(message: types_pb2.Chunk) -> StoredChunk:
 
 
 def prepared_in(message: index_pb2.PreparedDocument) -> PreparedDocument:
+    """A document with chunks and vectors as sent; its document vector is left empty, for the
+    server computes it from the checked chunk vectors (`services.documents.precomputed`)."""
     chunks = [
         PreparedChunk(chunk_in(item.chunk), np.array(item.vector, dtype=np.float32))
         for item in message.chunks
     ]
-    vector = mean_vector(np.stack([c.vector for c in chunks])) if chunks else np.zeros(0)
-    return PreparedDocument(document_in(message.document), chunks, vector)
+    return PreparedDocument(document_in(message.document), chunks, np.zeros(0, np.float32))
 
 
 def prepared_out(prepared: PreparedDocument) -> index_pb2.PreparedDocument:

@@ -92,7 +92,7 @@ class Collections:
         chosen = encoder.profile(**overrides)
         created = self.storage.repository.create_collection(CollectionInfo(
             name=name, model=encoder.name, model_fingerprint=encoder.fingerprint,
-            dimensions=chosen.dimensions or info.dimensions, metric=metric,
+            dimensions=chosen.dimensions, metric=metric,
             max_chunk_tokens=budget, profile=chosen, chunking=chunking,
             query_prompt=query_prompt, document_prompt=document_prompt,
         ))
