@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -45,7 +45,21 @@ def _default_encoder(settings: Settings) -> Encoder:
     return ModelRegistry.from_settings(settings).get()
 
 
-def _fail(error: EmbedsvcError) -> None:
+def _read_text(path: Path) -> str:
+    """A UTF-8 text file, or a clear error (missing, a folder, binary, another encoding)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        _fail(InvalidArgument(f"cannot read {path}: {error.strerror or error}"))
+    if b"\x00" in data[:8192]:
+        _fail(InvalidArgument(f"{path} is a binary file, not text"))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        _fail(InvalidArgument(f"{path} is not UTF-8 (byte {error.start}); convert it first"))
+
+
+def _fail(error: EmbedsvcError) -> NoReturn:
     typer.echo(f"error: {error}", err=True)
     raise typer.Exit(2)
 
@@ -89,12 +103,17 @@ def serve(
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply the SQL schema migrations (the server also does this on start)."""
     _logging()
-    from embedsvc.storage.sql.database import create_db_engine
-    from embedsvc.storage.sql.database import migrate as run_migrations
+    from embedsvc.storage import open_sql
+    from embedsvc.storage.lock import MAINTENANCE_HINT
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    revision = run_migrations(create_db_engine(settings.resolved_database_url()))
+    try:
+        repository, lock = open_sql(settings, MAINTENANCE_HINT)
+    except EmbedsvcError as error:
+        _fail(error)
+    revision = repository.revision
+    repository.close()
+    lock.release()
     typer.echo(f"schema at revision {revision}")
 
 
@@ -105,10 +124,13 @@ def reindex(
     """Rebuild a collection's vector index from the vectors in the SQL store."""
     _logging()
     from embedsvc.storage import open_storage
+    from embedsvc.storage.lock import MAINTENANCE_HINT
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
+    if not settings.data_dir.exists() and not settings.database_url:
+        _fail(InvalidArgument(f"no data dir at {settings.data_dir}; give --data-dir"))
     try:
-        storage = open_storage(settings)
+        storage = open_storage(settings, MAINTENANCE_HINT)
         try:
             size = storage.vectors.rebuild(storage.repository.get_collection(collection))
         finally:
@@ -134,7 +156,7 @@ def chunk(
     from embedsvc.services.embedding import checked_chunks
 
     settings = _settings(model=model)
-    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    text = sys.stdin.read() if str(path) == "-" else _read_text(path)
     try:
         chunks = checked_chunks(
             _default_encoder(settings), settings.max_text_chars, text, language or "",
@@ -176,10 +198,15 @@ def embed(
     """Embed texts (one per line) with an encoder profile; JSON lines or a .npy file."""
     if on_overflow not in ("truncate", "error"):
         raise typer.BadParameter("use truncate or error", param_hint="--on-overflow")
-    lines = (file.read_text(encoding="utf-8") if file else sys.stdin.read()).splitlines()
-    texts = [line for line in lines if line.strip()]
+    texts = (_read_text(file) if file else sys.stdin.read()).splitlines()
     if not texts:
         _fail(InvalidArgument("no texts: give a file or stdin with one text per line"))
+    blank = [number for number, line in enumerate(texts, 1) if not line.strip()]
+    if blank:
+        _fail(InvalidArgument(
+            f"line {blank[0]} is blank ({len(blank)} blank lines): each line is one text and one "
+            "output row, so remove blank lines first"
+        ))
     overrides = {
         key: value for key, value in
         {"layers": layers, "dimensions": dims, "tempscale": tempscale, "precision": precision}

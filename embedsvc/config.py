@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     vector_backend: str = "faiss"
     host: str = "127.0.0.1"
     port: int = 50051
-    workers: int = 8
+    # Calls that run at once (each holds a thread); more are refused with RESOURCE_EXHAUSTED.
+    # Health checks are never counted.
+    max_concurrent_rpcs: int = Field(32, ge=1)
     api_key: str = ""
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(2_000_000, ge=1)
     max_documents_per_upsert: int = Field(512, ge=1)
     max_k: int = Field(1000, ge=1)
+    max_query_chars: int = Field(100_000, ge=1)
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     # Server-side batching: padded tokens per forward pass, and texts waiting before
     # RESOURCE_EXHAUSTED.
@@ -44,6 +47,8 @@ class Settings(BaseSettings):
     shutdown_grace: float = 30.0
     # Seconds between background saves of changed FAISS indexes.
     flush_interval: float = 30.0
+    # Seconds between database checks; health is NOT_SERVING while the database is down.
+    health_interval: float = Field(5.0, gt=0)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'embedsvc.db').resolve()}"

@@ -61,7 +61,19 @@ OVERFLOW_ENUMS = {
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct)
+    """A Struct as plain Python, NaN and Infinity kept (the services refuse them by name)."""
+    return {key: value_to_python(value) for key, value in struct.fields.items()}
+
+
+def value_to_python(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [value_to_python(item) for item in value.list_value.values]
+    if kind in (None, "null_value"):
+        return None
+    return getattr(value, kind)
 
 
 def dict_to_struct(data: Mapping[str, Any] | None) -> struct_pb2.Struct:
@@ -242,7 +254,7 @@ def conditions_in(message: types_pb2.Filter) -> list[Condition]:
     for condition in message.conditions:
         if condition.WhichOneof("op") != "equals":
             raise InvalidArgument(f"filter on {condition.key!r} has no operator; set equals")
-        conditions.append(Condition(condition.key, json_format.MessageToDict(condition.equals)))
+        conditions.append(Condition(condition.key, value_to_python(condition.equals)))
     return conditions
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from typing import Any
 
 from embedsvc.errors import InvalidArgument
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_KEY_CHARS = 256
+# Longer filter values are compared by a digest of their canonical form, so they still match.
 MAX_FILTER_VALUE_CHARS = 1024
 Scalar = str | int | float | bool | None
 
@@ -25,15 +28,39 @@ def canonical(value: Any) -> Any:
 
 
 def canonical_json(value: Scalar) -> str:
-    """One spelling per value, so 3 and 3.0 compare equal and '3' does not."""
-    return json.dumps(canonical(value), ensure_ascii=False)
+    """One spelling per value, so 3 and 3.0 compare equal and '3' does not; values too long for
+    the filter column become a digest (a JSON spelling never starts with '#')."""
+    encoded = json.dumps(canonical(value), ensure_ascii=False)
+    if len(encoded) <= MAX_FILTER_VALUE_CHARS:
+        return encoded
+    return "#sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+def check_key(key: str, where: str) -> None:
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise InvalidArgument(f"{where}: metadata keys must be 1-{MAX_KEY_CHARS} characters")
+    if "\x00" in key:
+        raise InvalidArgument(f"{where}: metadata key {key!r} contains a NUL character")
+
+
+def check_finite(value: Any, where: str) -> None:
+    """JSON has no NaN or Infinity, so neither a store nor a filter can hold them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgument(f"{where}: {value} is not a JSON number; use a finite value")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            check_finite(item, f"{where}[{position}]")
+
+
 def validate_metadata(metadata: dict[str, Any], where: str) -> None:
+    check_finite(metadata, f"{where}.metadata")
     size = len(json.dumps(metadata, ensure_ascii=False).encode())
     if size > MAX_METADATA_BYTES:
         raise InvalidArgument(
@@ -41,16 +68,9 @@ def validate_metadata(metadata: dict[str, Any], where: str) -> None:
             "in the document text"
         )
     for key in metadata:
-        if not key or len(key) > MAX_KEY_CHARS:
-            raise InvalidArgument(f"{where}: metadata keys must be 1-{MAX_KEY_CHARS} characters")
+        check_key(key, where)
 
 
 def filterable_entries(metadata: dict[str, Any]) -> dict[str, str]:
     """Top-level scalar values, canonicalized; nested values are stored but not filterable."""
-    entries = {}
-    for key, value in metadata.items():
-        if is_scalar(value):
-            encoded = canonical_json(value)
-            if len(encoded) <= MAX_FILTER_VALUE_CHARS:
-                entries[key] = encoded
-    return entries
+    return {key: canonical_json(value) for key, value in metadata.items() if is_scalar(value)}

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,7 +27,8 @@ from embedsvc.errors import EmbedsvcError
 from embedsvc.ports import EmbedsvcApi
 from embedsvc.types import CollectionInfo, Hit
 from indexer.backends import open_backend
-from indexer.job import IndexOptions, run_index
+from indexer.job import IndexOptions, Summary, run_index
+from indexer.walk import root_prefixes
 
 app = typer.Typer(help="Index folders and repositories into embedsvc collections.",
                   no_args_is_help=True)
@@ -65,22 +66,32 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
     }
 
 
+def _fail(message: str) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
 @contextmanager
-def _backend(data_dir: Path, server: str | None, api_key: str) -> Iterator[EmbedsvcApi]:
-    """Open the backend; any refusal becomes one clear line on stderr and exit code 2."""
+def _backend(
+    data_dir: Path, server: str | None, api_key: str, create: bool = False
+) -> Iterator[EmbedsvcApi]:
+    """Open the backend; any refusal becomes one clear line on stderr and exit code 2. Only
+    `index` (``create``) may start a new data dir: elsewhere a wrong folder is an error, not
+    a new empty store."""
     import grpc
 
+    from embedsvc.config import Settings
+
+    if not (server or create or data_dir.exists() or Settings().database_url):
+        _fail(f"no data dir at {data_dir}; give --data-dir (or EMBEDSVC_DATA_DIR), or --server")
     backend: EmbedsvcApi | None = None
     try:
         backend = open_backend(data_dir, server, api_key)
         yield backend
     except grpc.RpcError as error:
-        stderr.print(f"[red]error:[/red] {server}: {error.code().name}: {error.details()}",
-                     highlight=False)
-        raise typer.Exit(2) from None
+        _fail(f"{server}: {error.code().name}: {error.details()}")
     except EmbedsvcError as error:
-        stderr.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(2) from None
+        _fail(str(error))
     finally:
         if backend is not None:
             backend.close()
@@ -105,16 +116,26 @@ def index(
     prune: Annotated[bool, typer.Option(help="Delete documents whose file disappeared")] = True,
     dims: Annotated[int, typer.Option(help="Dimensions of a new collection (0 = all)")] = 0,
     max_chunk_tokens: Annotated[int, typer.Option(help="Chunk budget of a new collection")] = 0,
+    base: Annotated[Path | None, typer.Option(
+        help="Ids are paths relative to this (default: the current directory if it holds every "
+        "path, else the path itself)", exists=True, file_okay=False,
+    )] = None,
     as_json: Json = False,
 ) -> None:
-    """Index PATHS incrementally: only new or changed files are chunked and embedded."""
+    """Index PATHS incrementally: only new or changed files are chunked and embedded, and
+    documents whose file is gone from PATHS are deleted. Exit 0: all indexed; 1: some files
+    failed (the others are indexed); 2: the run could not be done."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        root_prefixes(paths, base)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--base") from None
     options = IndexOptions(
         include=include, exclude=exclude, max_bytes=max_bytes, prune=prune,
         collection_options={"dimensions": dims, "max_chunk_tokens": max_chunk_tokens},
-        skip_dirs=[] if server else [data_dir],
+        skip_dirs=[] if server else [data_dir], base=base,
     )
-    with _backend(data_dir, server, api_key) as backend, _progress() as bar:
+    with _backend(data_dir, server, api_key, create=True) as backend, _progress() as bar:
         task = bar.add_task("files to embed", total=None, rate="")
         started = time.monotonic()
 
@@ -125,10 +146,18 @@ def index(
         summary = run_index(backend, paths, collection, options, report)
     if as_json:
         _emit(summary.as_json())
-        return
+    else:
+        _print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: Summary) -> None:
     for problem in summary.problems:
         stderr.print(f"  {problem['path']}: {problem.get('error') or problem.get('skipped')}",
                      highlight=False)
+    for doc_id in summary.pruned:
+        stderr.print(f"  {doc_id}: deleted, its file is gone", highlight=False)
     stderr.print(
         f"files: {summary.seen} seen, {summary.new} new, {summary.changed} changed, "
         f"{summary.unchanged} unchanged, {summary.deleted} deleted, {summary.failed} failed, "
@@ -152,7 +181,7 @@ def _filters(filters: list[str]) -> dict[str, Any]:
 def search(
     query: Annotated[str | None, typer.Argument(help="The query (or use --queries)")] = None,
     collection: Collection = ...,  # type: ignore[assignment]
-    k: Annotated[int, typer.Option("--k", help="Hits per query")] = 10,
+    k: Annotated[int, typer.Option("--k", min=1, help="Hits per query")] = 10,
     level: Annotated[str, typer.Option(help="chunk or document")] = "chunk",
     filters: Annotated[list[str], typer.Option("--filter", help="key=value")] = [],  # noqa: B006
     queries: Annotated[Path | None, typer.Option(help="File with one query per line")] = None,

@@ -38,6 +38,7 @@ class Summary:
     tokens: int = 0
     seconds: float = 0.0
     problems: list[dict[str, str]] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)  # ids deleted because their file is gone
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class Summary:
             "tokens": self.tokens,
             "seconds": round(self.seconds, 3),
             "problems": self.problems,
+            "pruned": self.pruned,
         }
 
 
@@ -59,6 +61,7 @@ class IndexOptions:
     max_bytes: int = 1_000_000
     prune: bool = True
     skip_dirs: Sequence[Path] = ()  # e.g. the data dir itself, when it lies under a root
+    base: Path | None = None  # what ids are relative to (see walk.id_base)
     collection_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,7 +75,7 @@ def run_index(
     started = time.monotonic()
     summary = Summary()
     ensure_collection(backend, collection, options.collection_options)
-    prefixes = root_prefixes(roots)
+    prefixes = root_prefixes(roots, options.base)
     stored: dict[str, str] = {}
     for prefix in sorted(set(prefixes)):
         stored.update(
@@ -81,7 +84,8 @@ def run_index(
 
     pending: list[tuple[DocumentInput, bool]] = []
     present: set[str] = set()
-    files = walk(roots, options.include, options.exclude, options.max_bytes, options.skip_dirs)
+    files = walk(roots, options.include, options.exclude, options.max_bytes, options.skip_dirs,
+                 options.base)
     for item in files:
         present.add(item.doc_id)
         if isinstance(item, Skipped):
@@ -113,6 +117,7 @@ def run_index(
         for start in range(0, len(gone), 1000):
             result = backend.delete_documents(collection, gone[start : start + 1000])
             summary.deleted += len(result.deleted)
+            summary.pruned.extend(result.deleted)
             summary.chunks_deleted += result.chunks_deleted
     summary.seconds = time.monotonic() - started
     return summary

@@ -50,17 +50,28 @@ class Unreadable:
     error: str
 
 
-def id_base(roots: Sequence[Path]) -> Path:
-    """Document ids are relative to the root, or to the common parent of several roots."""
+def id_base(roots: Sequence[Path], base: Path | None = None) -> Path:
+    """What document ids are relative to: ``base`` if given, else the current directory when
+    every root lies inside it (so a file keeps its id whichever roots a run names), else the
+    root itself, or the common parent of several roots."""
     resolved = [root.resolve() for root in roots]
-    if len(resolved) == 1:
-        return resolved[0] if resolved[0].is_dir() else resolved[0].parent
-    return Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in resolved]))
+    if base is None:
+        here = Path.cwd().resolve()
+        if all(root == here or here in root.parents for root in resolved):
+            return here
+        if len(resolved) == 1:
+            return resolved[0] if resolved[0].is_dir() else resolved[0].parent
+        return Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in resolved]))
+    base = base.resolve()
+    outside = [str(root) for root in resolved if root != base and base not in root.parents]
+    if outside:
+        raise ValueError(f"{', '.join(outside)} not inside the id base {base}")
+    return base
 
 
-def root_prefixes(roots: Sequence[Path]) -> list[str]:
+def root_prefixes(roots: Sequence[Path], base: Path | None = None) -> list[str]:
     """The id prefix each root's documents share ("" when one root holds every id)."""
-    base = id_base(roots)
+    base = id_base(roots, base)
     prefixes = []
     for root in roots:
         relative = root.resolve().relative_to(base).as_posix()
@@ -73,10 +84,10 @@ def root_prefixes(roots: Sequence[Path]) -> list[str]:
 
 def walk(
     roots: Sequence[Path], include: Sequence[str] = (), exclude: Sequence[str] = (),
-    max_bytes: int = 1_000_000, skip_dirs: Sequence[Path] = (),
+    max_bytes: int = 1_000_000, skip_dirs: Sequence[Path] = (), base: Path | None = None,
 ) -> Iterator[SourceFile | Skipped | Unreadable]:
     """Every file under the roots that .gitignore and the globs admit, in a stable order."""
-    base = id_base(roots)
+    base = id_base(roots, base)
     skipped = frozenset(path.resolve() for path in skip_dirs)
     for root in roots:
         root = root.resolve()

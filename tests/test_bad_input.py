@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import grpc
 import pytest
 from google.protobuf import struct_pb2
 
 from embedsvc.v1 import embedding_pb2, index_pb2, search_pb2, types_pb2
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, postgres_schema
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = ServerProcess(
-        tmp_path_factory.mktemp("bad") / "data",
-        EMBEDSVC_MAX_BATCH_TEXTS="8", EMBEDSVC_MAX_DOCUMENTS_PER_UPSERT="4",
-        EMBEDSVC_MAX_K="50", EMBEDSVC_MAX_TEXT_CHARS="50000",
-        EMBEDSVC_MAX_REQUEST_BYTES="1000000", EMBEDSVC_MAX_QUEUE_TEXTS="8",
-    ).start()
-    with process.client() as client:
-        client.create_collection("kb")
-        client.upsert("kb", [{"id": "keep", "text": "This document must survive everything."}])
-    yield process
-    process.stop()
+LIMITS = dict(
+    EMBEDSVC_MAX_BATCH_TEXTS="8", EMBEDSVC_MAX_DOCUMENTS_PER_UPSERT="4", EMBEDSVC_MAX_K="50",
+    EMBEDSVC_MAX_TEXT_CHARS="50000", EMBEDSVC_MAX_REQUEST_BYTES="1000000",
+    EMBEDSVC_MAX_QUEUE_TEXTS="8", EMBEDSVC_MAX_QUERY_CHARS="1000",
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory):
+    """One server per store; PostgreSQL rejects what SQLite lets through (NUL, lengths)."""
+    data = tmp_path_factory.mktemp("bad") / "data"
+    with contextlib.ExitStack() as stack:
+        url = ""
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        process = ServerProcess(data, url, **LIMITS).start()
+        stack.callback(process.stop)
+        with process.client() as client:
+            client.create_collection("kb")
+            client.upsert("kb", [{"id": "keep", "text": "This document must survive everything."}])
+        yield process
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +156,54 @@ def test_full_queue_is_resource_exhausted(server):
                 codes.append(error.code())
     assert grpc.StatusCode.OK in codes
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+
+
+def test_client_mistakes_are_invalid_argument_not_internal(client):
+    """Each of these once came back INTERNAL (mostly on PostgreSQL)."""
+    nan = float("nan")
+    expect(INVALID, client.upsert, "kb", [{"id": "n", "text": "x", "metadata": {"v": nan}}],
+           match="finite")
+    expect(INVALID, client.search, "kb", "q", where={"v": float("inf")}, match="finite")
+    for token in ("²", "1" * 20):
+        expect(INVALID, client._call, client.index.ListCollections,
+               index_pb2.ListCollectionsRequest(page_token=token), match="page_token")
+    expect(INVALID, client.upsert, "kb", [{"id": "a\x00b", "text": "x"}], match="NUL")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "x", "language": "py\x00"}],
+           match="language")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "x", "language": "x" * 65}],
+           match="language")
+    expect(INVALID, client.upsert, "kb", [{"id": "a", "text": "x", "metadata": {"k\x00": 1}}],
+           match="NUL")
+    expect(INVALID, client.search, "kb", "q", where={"k\x00": 1}, match="NUL")
+    expect(INVALID, client.create_collection, "abc\n", match="name")
+    expect(INVALID, client._call, client.embedding.Embed,
+           embedding_pb2.EmbedRequest(texts=["x"], on_overflow=7), match="on_overflow")
+    expect(INVALID, client.search, "kb", "q", where={f"k{i}": i for i in range(65)},
+           match="conditions")
+    expect(INVALID, client.search, "kb", "q" * 1001, match="characters")
+    undecodable = client.channel.unary_unary(
+        "/embedsvc.v1.EmbeddingService/Embed",
+        request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw,
+    )
+    expect(INVALID, undecodable, b"\x0a\x02\xff\xfe", timeout=30, match="decoded")
+
+
+def test_long_names_and_values_are_stored_and_found(client):
+    long_name = "f" * 1100
+    code = f"def {long_name}():\n    return 42\n"
+    client.upsert("kb", [{"id": "long.py", "text": code, "language": "python",
+                          "metadata": {"blob": "y" * 3000}}])
+    chunks = client.get_document("kb", "long.py").chunks
+    assert chunks and all(len(chunk.symbol) <= 1024 for chunk in chunks)
+    found = client.search("kb", "a function returning 42", k=3, where={"blob": "y" * 3000})
+    assert [hit.document_id for hit in found] == ["long.py"]
+    assert client.search("kb", "x", k=3, where={"blob": "y" * 2999}) == []
+    client.delete_documents("kb", ["long.py"])
+
+
+def test_chunk_reports_only_a_language_it_has_a_grammar_for(client):
+    assert client.chunk("IDENTIFICATION DIVISION.", language="cobol").language == ""
+    assert client.chunk("def f():\n    pass\n", language="py").language == "python"
 
 
 def test_server_survives_and_keeps_data(client):

@@ -89,3 +89,22 @@ def test_train_2dmse_produces_a_model_the_service_loads(tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["embedding"]) == 384
+
+
+def test_chunk_and_embed_refuse_unusable_input_without_a_traceback(tmp_path: Path):
+    binary = tmp_path / "logo.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00data")
+    for path, message in [(tmp_path / "missing.py", "cannot read"), (tmp_path, "cannot read"),
+                          (binary, "binary")]:
+        result = run("chunk", str(path))
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    blank = subprocess.run(
+        [EMBEDSVC, "embed", "--out", str(tmp_path / "v.npy")], input="one\n\nthree\n",
+        capture_output=True, text=True, timeout=300,
+    )
+    assert blank.returncode == 2 and "line 2 is blank" in blank.stderr
+    assert not (tmp_path / "v.npy").exists()
+    nowhere = run("reindex", "kb", "--data-dir", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 2 and "no data dir" in nowhere.stderr
+    assert not (tmp_path / "nowhere").exists()

@@ -17,7 +17,7 @@ from embedsvc import convert
 from embedsvc.errors import FailedPrecondition, InvalidArgument
 from embedsvc.services.documents import prepare
 from embedsvc.types import DocumentInput, PreparedChunk, PreparedDocument
-from embedsvc.v1 import index_pb2, types_pb2
+from embedsvc.v1 import embedding_pb2, index_pb2, types_pb2
 
 DOCS = [
     {"id": "guide/cats.md", "text": "Cats sleep most of the day and love to chase mice.",
@@ -135,6 +135,13 @@ def test_second_writer_on_a_data_dir_is_pointed_to_the_server(server_factory, tm
         capture_output=True, text=True, timeout=120,
     )
     assert indexer.returncode == 2 and "--server" in indexer.stderr
+    for maintenance in (["migrate"], ["reindex", "kb"]):  # they need the store to themselves
+        refused = subprocess.run(
+            [str(Path(sys.executable).parent / "embedsvc"), *maintenance, "--data-dir",
+             str(server.data_dir)], capture_output=True, text=True, timeout=120,
+        )
+        assert refused.returncode == 2 and "stop it first" in refused.stderr
+        assert "--server" not in refused.stderr
     with server.client() as client:
         client.create_collection("kb")
     remote = subprocess.run(
@@ -159,6 +166,19 @@ def test_api_key_guards_everything_but_health(server_factory):
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with server.client(api_key="s3cret") as client:
         assert client.info().model.name == "all-MiniLM-L6-v2"
+    with server.client() as raw:
+        for header, allowed in [(("authorization", "s3cret"), False),
+                                (("authorization", "Bearer s3cret"), True),
+                                (("x-api-key", "s3cret"), True)]:
+            def call(header=header):
+                return raw.embedding.Info(embedding_pb2.InfoRequest(), metadata=(header,),
+                                          timeout=30)
+            if allowed:
+                assert call().model == "all-MiniLM-L6-v2"
+                continue
+            with pytest.raises(grpc.RpcError) as error:
+                call()
+            assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 @pytest.mark.slow

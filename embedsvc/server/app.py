@@ -13,49 +13,69 @@ from grpc_reflection.v1alpha import reflection
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
+from embedsvc.errors import FailedPrecondition
+from embedsvc.server.admission import Admission
 from embedsvc.server.auth import ApiKeyInterceptor
+from embedsvc.server.handlers import add_guarded
 from embedsvc.server.registry import SERVICES
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = [service.name for service in SERVICES]
-MAX_CONCURRENT_RPCS = 256
+# Threads beyond the admitted calls: health checks and refusals always find one free.
+RESERVED_THREADS = 4
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class Server:
-    """A gRPC server around a loaded core; health turns SERVING only once both are ready."""
+    """A gRPC server around a loaded core; health turns SERVING only once both are ready, and
+    NOT_SERVING while the database is unreachable or the server drains."""
 
     def __init__(self, settings: Settings, core: Core | None = None) -> None:
         self.settings = settings
         self.health = health.HealthServicer()
-        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._set_health(NOT_SERVING)
         self.core = core or Core(settings)
         self.core.info()  # load the default model now: SERVING means ready to embed
-        options = [
-            ("grpc.max_receive_message_length", settings.max_request_bytes),
-            ("grpc.max_send_message_length", settings.max_request_bytes),
-        ]
-        interceptors = [ApiKeyInterceptor(settings.api_key)] if settings.api_key else []
+        self.admission = Admission(settings.max_concurrent_rpcs)
+        interceptors: list[grpc.ServerInterceptor] = []
+        if settings.api_key:
+            interceptors.append(ApiKeyInterceptor(settings.api_key))
+        interceptors.append(self.admission)
         self.grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=settings.workers),
+            futures.ThreadPoolExecutor(settings.max_concurrent_rpcs + RESERVED_THREADS),
             interceptors=interceptors,
-            options=options,
-            maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
+            options=[
+                ("grpc.max_receive_message_length", settings.max_request_bytes),
+                ("grpc.max_send_message_length", settings.max_request_bytes),
+                ("grpc.so_reuseport", 0),  # a second server on this port fails to bind
+            ],
         )
         for service in SERVICES:
-            service.add_to_server(service.make(self.core), self.grpc)
+            add_guarded(service.add_to_server, service.make(self.core), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
             [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], self.grpc
         )
-        address = f"{settings.host}:{settings.port}"
-        if settings.tls_cert_file and settings.tls_key_file:
-            credentials = grpc.ssl_server_credentials(
-                [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
-            )
-            self.port = self.grpc.add_secure_port(address, credentials)
-        else:
-            self.port = self.grpc.add_insecure_port(address)
+        self.port = self._listen(f"{settings.host}:{settings.port}")
         self._stopped = threading.Event()
+        self._database_up = True
+
+    def _listen(self, address: str) -> int:
+        settings = self.settings
+        try:
+            if settings.tls_cert_file and settings.tls_key_file:
+                credentials = grpc.ssl_server_credentials(
+                    [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
+                )
+                return self.grpc.add_secure_port(address, credentials)
+            return self.grpc.add_insecure_port(address)
+        except RuntimeError:
+            self.core.close()
+            raise FailedPrecondition(
+                f"cannot listen on {address}: the port is in use (another embedsvc server?) or "
+                "not available; pick another with --port"
+            ) from None
 
     def _set_health(self, status: int) -> None:
         for name in ["", *SERVICE_NAMES]:
@@ -64,7 +84,8 @@ class Server:
     def start(self) -> None:
         self.grpc.start()
         threading.Thread(target=self._flush_loop, name="index-flusher", daemon=True).start()
-        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        threading.Thread(target=self._watch_database, name="db-watch", daemon=True).start()
+        self._set_health(SERVING)
         log.info("embedsvc serving on %s:%d (data dir %s)", self.settings.host, self.port,
                  self.settings.data_dir)
 
@@ -75,14 +96,27 @@ class Server:
             except Exception:
                 log.exception("saving the vector index failed; will retry")
 
+    def _watch_database(self) -> None:
+        """Health follows the database: NOT_SERVING while it is unreachable."""
+        while not self._stopped.wait(self.settings.health_interval):
+            up = self.core.storage.repository.ping()
+            if up != self._database_up and not self._stopped.is_set():
+                self._database_up = up
+                log.warning("database %s", "reachable again" if up else "unreachable")
+                self._set_health(SERVING if up else NOT_SERVING)
+
     def stop(self) -> None:
-        """Drain: NOT_SERVING first, let in-flight requests finish, then save and release."""
+        """Drain: NOT_SERVING first (health keeps answering), refuse new calls, let the running
+        ones finish (up to shutdown_grace), then save and release."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        log.info("shutting down: draining requests for up to %ss", self.settings.shutdown_grace)
-        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.grpc.stop(self.settings.shutdown_grace).wait(self.settings.shutdown_grace + 5)
+        grace = self.settings.shutdown_grace
+        log.info("shutting down: draining requests for up to %ss", grace)
+        self._set_health(NOT_SERVING)
+        if not self.admission.drain(grace):
+            log.warning("calls still running after %ss; cancelling them", grace)
+        self.grpc.stop(0).wait(5)
         self.core.close()
         log.info("embedsvc stopped; indexes saved")
 

@@ -6,14 +6,9 @@ import hmac
 
 import grpc
 
+from embedsvc.server.handlers import refusal
+
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
-
-
-def _deny(message: str) -> grpc.RpcMethodHandler:
-    def abort(_request, context: grpc.ServicerContext) -> None:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-    return grpc.unary_unary_rpc_method_handler(abort)
 
 
 class ApiKeyInterceptor(grpc.ServerInterceptor):
@@ -26,9 +21,14 @@ class ApiKeyInterceptor(grpc.ServerInterceptor):
         if handler_call_details.method.startswith(OPEN_PREFIXES):
             return continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        offered = metadata.get("x-api-key") or metadata.get("authorization", "").removeprefix(
-            "Bearer "
-        )
+        offered = metadata.get("x-api-key", "")
+        scheme, _, credentials = metadata.get("authorization", "").partition(" ")
+        if not offered and scheme.lower() == "bearer":
+            offered = credentials.strip()
         if offered and hmac.compare_digest(offered.encode(), self._key):
             return continuation(handler_call_details)
-        return _deny("missing or wrong API key: send metadata 'authorization: Bearer <key>'")
+        return refusal(
+            grpc.StatusCode.UNAUTHENTICATED,
+            "missing or wrong API key: send metadata 'authorization: Bearer <key>' "
+            "(or 'x-api-key: <key>')"
+        )

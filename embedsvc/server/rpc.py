@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from embedsvc import deadlines
 from embedsvc.errors import EmbedsvcError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def rpc(method: Handler) -> Handler:
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return method(self, request, context)
+            with deadlines.scoped(deadline(context)):
+                return method(self, request, context)
         except EmbedsvcError as error:
             context.abort(getattr(grpc.StatusCode, error.status), str(error))
         except Exception:

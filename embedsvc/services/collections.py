@@ -20,7 +20,7 @@ from embedsvc.types import (
     choice,
 )
 
-COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # Below this a chunk cannot hold special tokens, a context line and some text.
 MIN_CHUNK_TOKENS = 16
 
@@ -60,7 +60,7 @@ class Collections:
         """A collection whose chunks are embedded by ``model`` ('' = the default) with its
         default profile plus ``profile`` overrides (``dimensions`` sets the width). Prompts
         default to the model's own (sentence-transformers config), "" means none."""
-        if not COLLECTION_NAME.match(name):
+        if not COLLECTION_NAME.fullmatch(name):
             raise InvalidArgument(
                 f"collection name {name!r} is invalid: use 1-128 letters, digits, '_', '-', '.', "
                 "starting with a letter or digit"

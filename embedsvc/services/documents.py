@@ -35,6 +35,7 @@ from embedsvc.types import (
 )
 
 MAX_DOCUMENT_ID_CHARS = 1024
+MAX_LANGUAGE_CHARS = 64
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's caps.
 MAX_DELETE_IDS = 10_000
 
@@ -54,9 +55,16 @@ def validate_documents(
         where = f"documents[{position}]"
         if not document.id or len(document.id) > MAX_DOCUMENT_ID_CHARS:
             raise InvalidArgument(f"{where}: id must be 1-{MAX_DOCUMENT_ID_CHARS} characters")
+        if "\x00" in document.id:
+            raise InvalidArgument(f"{where}: id {document.id!r} contains a NUL character")
         if document.id in seen:
             raise InvalidArgument(f"{where}: id {document.id!r} appears twice in the request")
         seen.add(document.id)
+        if len(document.language) > MAX_LANGUAGE_CHARS or "\x00" in document.language:
+            raise InvalidArgument(
+                f"{where} ({document.id!r}): language must be at most {MAX_LANGUAGE_CHARS} "
+                "characters without NUL, e.g. 'python'"
+            )
         if not document.text.strip():
             raise InvalidArgument(f"{where} ({document.id!r}): text is empty")
         if len(document.text) > max_chars:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from embedsvc import __version__
 from embedsvc.chunking import chunk_document, resolve_language
+from embedsvc.chunking.languages import grammar
 from embedsvc.config import Settings
 from embedsvc.errors import InvalidArgument
 from embedsvc.ports import Encoder, Models
@@ -101,4 +102,6 @@ def checked_chunks(
         text, encoder.tokenizer, max_tokens or window, language=language or None,
         path=path or None, overlap_sentences=overlap_sentences,
     )
-    return ChunkResult(chunks, resolve_language(language or None, path or None) or "")
+    used = resolve_language(language or None, path or None)
+    # An unknown language falls back to line windows: report no language rather than echo it.
+    return ChunkResult(chunks, used if used and grammar(used) is not None else "")

@@ -10,7 +10,7 @@ import numpy as np
 from embedsvc.aggregation import DEFAULT_METHOD, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
-from embedsvc.metadata import is_scalar
+from embedsvc.metadata import check_finite, check_key, is_scalar
 from embedsvc.services.collections import Collections
 from embedsvc.storage import Storage
 from embedsvc.types import (
@@ -25,6 +25,8 @@ from embedsvc.types import (
 )
 
 EVIDENCE_CHUNKS = 3
+# Every condition is a join in SQL; past a few dozen they only cost the database.
+MAX_CONDITIONS = 64
 
 
 class Searcher:
@@ -46,6 +48,11 @@ class Searcher:
         choice("level", level, LEVELS)
         if not query.strip():
             raise InvalidArgument("query is empty")
+        if len(query) > self.settings.max_query_chars:
+            raise InvalidArgument(
+                f"query has {len(query)} characters, more than {self.settings.max_query_chars}; "
+                "only its first tokens are embedded anyway"
+            )
         max_k = self.settings.max_k
         if not 1 <= k <= max_k:
             raise InvalidArgument(f"k must be between 1 and {max_k}, got {k}")
@@ -98,13 +105,21 @@ class Searcher:
 
 
 def _validate(conditions: list[Condition]) -> None:
-    for condition in conditions:
+    if len(conditions) > MAX_CONDITIONS:
+        raise InvalidArgument(
+            f"{len(conditions)} filter conditions, more than {MAX_CONDITIONS}; a filter on that "
+            "many keys belongs in a metadata value of its own"
+        )
+    for position, condition in enumerate(conditions):
+        where = f"filter.conditions[{position}]"
         if not condition.key:
-            raise InvalidArgument("filter condition has an empty key")
+            raise InvalidArgument(f"{where}: the condition has an empty key")
+        check_key(condition.key, where)
         if not is_scalar(condition.equals):
             raise InvalidArgument(
                 f"filter on {condition.key!r}: only string, number, bool or null values compare"
             )
+        check_finite(condition.equals, f"{where}.equals")
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

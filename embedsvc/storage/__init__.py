@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from embedsvc.config import Settings
 from embedsvc.ports import Repository, VectorIndex
 from embedsvc.storage.backends import open_vector_index
-from embedsvc.storage.lock import DataDirLock
+from embedsvc.storage.lock import SERVER_HINT, DataDirLock
 from embedsvc.storage.sql.repository import SqlRepository
 
 
@@ -29,20 +29,34 @@ class Storage:
                 self.lock.release()
 
 
-def open_storage(settings: Settings) -> Storage:
-    """Lock the data dir, migrate the database, and bring every collection's vectors in line
-    with SQL (a crash since the last save costs a repair here)."""
-    lock = DataDirLock(settings.data_dir)
+def open_sql(settings: Settings, hint: str = SERVER_HINT) -> tuple[SqlRepository, DataDirLock]:
+    """The migrated SQL store and the data dir's lock, both held for this process."""
+    lock = DataDirLock(settings.data_dir, hint)
     lock.acquire()
-    repository: Repository | None = None
     try:
         repository = SqlRepository(settings.resolved_database_url())
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        repository.claim(hint=hint)
+    except BaseException:
+        repository.close()
+        lock.release()
+        raise
+    return repository, lock
+
+
+def open_storage(settings: Settings, hint: str = SERVER_HINT) -> Storage:
+    """Lock the data dir and the database, migrate it, and bring every collection's vectors in
+    line with SQL (a crash since the last save costs a repair here)."""
+    repository, lock = open_sql(settings, hint)
+    try:
         vectors = open_vector_index(settings, repository)
         for info in repository.list_collections():
             vectors.sync(info)
     except BaseException:
-        if repository is not None:
-            repository.close()
+        repository.close()
         lock.release()
         raise
     return Storage(repository, vectors, lock)

@@ -8,12 +8,17 @@ from pathlib import Path
 
 from embedsvc.errors import DataDirLocked
 
+SERVER_HINT = "stop it, or send your requests to it with --server HOST:PORT"
+MAINTENANCE_HINT = "stop it first: this command needs the store to itself"
+
 
 class DataDirLock:
-    """Held by whichever process (server or embedded indexer) writes the data dir."""
+    """Held by whichever process (server or embedded indexer) writes the data dir. ``hint``
+    tells a refused process what to do instead."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, hint: str = SERVER_HINT) -> None:
         self.path = data_dir / "LOCK"
+        self.hint = hint
         self._handle = None
 
     def acquire(self) -> None:
@@ -27,7 +32,7 @@ class DataDirLock:
             handle.close()
             raise DataDirLocked(
                 f"data dir {self.path.parent} is in use by another embedsvc process (pid {owner}); "
-                "stop it, or send your requests to it with --server HOST:PORT"
+                f"{self.hint}"
             ) from None
         handle.seek(0)
         handle.truncate()

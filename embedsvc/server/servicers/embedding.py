@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from embedsvc import convert
 from embedsvc.core import Core
+from embedsvc.errors import InvalidArgument
 from embedsvc.server.rpc import ServiceSpec, deadline, rpc
 from embedsvc.v1 import embedding_pb2, embedding_pb2_grpc
 
@@ -14,6 +15,10 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
 
     @rpc
     def Embed(self, request, context):  # noqa: N802 - gRPC signature
+        if request.on_overflow not in embedding_pb2.OverflowPolicy.values():
+            raise InvalidArgument(
+                f"unknown on_overflow {request.on_overflow}; use TRUNCATE or ERROR"
+            )
         result = self.core.embed(
             list(request.texts),
             normalize=request.normalize if request.HasField("normalize") else True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +12,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from embedsvc import deadlines
+from embedsvc.errors import DeadlineExceeded, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped in the package
 
@@ -29,6 +37,51 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Database failures as statuses a caller can act on: a query the deadline stopped is
+    DEADLINE_EXCEEDED, an unreachable or busy database UNAVAILABLE (retry with backoff)."""
+    try:
+        yield
+    except OperationalError as error:
+        if _cancelled(error):
+            raise DeadlineExceeded(
+                "the deadline passed while the database was answering; give the call more time"
+            ) from None
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
+        raise Unavailable(f"the database is unavailable ({reason}); retry with backoff") from None
+    except (InterfaceError, DisconnectionError) as error:
+        raise Unavailable(f"the database connection failed ({error}); retry with backoff") from None
+
+
+def _cancelled(error: OperationalError) -> bool:
+    """PostgreSQL's statement timeout (SQLSTATE 57014) or SQLite's progress-handler abort."""
+    return getattr(error.orig, "sqlstate", None) == "57014" or "interrupted" in str(error.orig)
+
+
+@contextmanager
+def bounded_by_deadline(session: Session) -> Iterator[None]:
+    """Stop this session's statements once the current request's deadline passes."""
+    left = deadlines.remaining()
+    if left is None:
+        yield
+        return
+    if left <= 0:
+        raise DeadlineExceeded("the deadline passed before the database was asked")
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    ends = time.monotonic() + left
+    raw.set_progress_handler(lambda: int(time.monotonic() > ends), 10_000)
+    try:
+        yield
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 def _alembic_config() -> Config:

@@ -7,20 +7,28 @@ commit and the mirror costs a repair from here (`ids`, `vectors`), never a wrong
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
-from embedsvc.errors import AlreadyExists, NotFound
+from embedsvc.errors import AlreadyExists, DataDirLocked, NotFound
 from embedsvc.metadata import canonical_json, filterable_entries
-from embedsvc.storage.sql.database import create_db_engine, migrate
+from embedsvc.storage.lock import SERVER_HINT
+from embedsvc.storage.sql.database import (
+    bounded_by_deadline,
+    create_db_engine,
+    migrate,
+    translated_errors,
+)
 from embedsvc.storage.sql.schema import ChunkRow, CollectionRow, DocumentRow, MetadataEntry
 from embedsvc.types import (
     Chunk,
@@ -40,6 +48,8 @@ from embedsvc.types import (
 )
 
 _VECTOR_BATCH = 4096
+MAX_SYMBOL_CHARS = ChunkRow.__table__.c.symbol.type.length
+MAX_KIND_CHARS = ChunkRow.__table__.c.kind.type.length
 
 
 def vector_bytes(vector: np.ndarray) -> bytes:
@@ -56,7 +66,7 @@ class SqlRepository:
     def __init__(self, database_url: str) -> None:
         self.engine = create_db_engine(database_url)
         try:
-            migrate(self.engine)
+            self.revision = migrate(self.engine)
         except BaseException:
             self.engine.dispose()
             raise
@@ -65,13 +75,54 @@ class SqlRepository:
         # upgrade to a write lock, so writes of this process take turns (they are short:
         # inference never runs inside one).
         self._write_lock = threading.Lock()
+        self._claim: Connection | None = None
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
-        with self._write_lock, self.sessions.begin() as session:
+        with (translated_errors(), self._write_lock, self.sessions.begin() as session,
+              bounded_by_deadline(session)):
             yield session
 
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with translated_errors(), self.sessions() as session, bounded_by_deadline(session):
+            yield session
+
+    def claim(self, wait: float = 10.0, hint: str = SERVER_HINT) -> None:
+        """Hold the database for this process alone (PostgreSQL: an advisory lock on this
+        schema, released when the process or its connection ends). A server killed a moment
+        ago may still hold it, so the claim is retried for up to ``wait`` seconds. SQLite lives
+        in the data dir, whose lock already says the same."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        connection = self.engine.connect()
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar()
+        key = int.from_bytes(hashlib.sha256(f"embedsvc:{schema}".encode()).digest()[:8],
+                             "big", signed=True)
+        deadline = time.monotonic() + wait
+        while not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            if time.monotonic() >= deadline:
+                connection.close()
+                raise DataDirLocked(
+                    f"database schema {schema!r} is in use by another embedsvc server; {hint}"
+                )
+            time.sleep(0.2)
+        connection.commit()
+        self._claim = connection
+
+    def ping(self) -> bool:
+        """Whether the database answers now."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+            return True
+        except DBAPIError:
+            return False
+
     def close(self) -> None:
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
         self.engine.dispose()
 
     # -- collections -------------------------------------------------------------------
@@ -95,7 +146,7 @@ class SqlRepository:
 
     def get_collection(self, name: str, with_counts: bool = False) -> CollectionInfo:
         query = _collections(with_counts).where(CollectionRow.name == name)
-        with self.sessions() as session:
+        with self._reading() as session:
             found = session.execute(query).first()
         if found is None:
             raise NotFound(f"collection {name!r} does not exist; create it first")
@@ -109,7 +160,7 @@ class SqlRepository:
         query = query.order_by(CollectionRow.id)
         if limit is not None:
             query = query.limit(limit)
-        with self.sessions() as session:
+        with self._reading() as session:
             return [_info(*found) for found in session.execute(query).all()]
 
     def delete_collection(self, info: CollectionInfo) -> None:
@@ -118,7 +169,7 @@ class SqlRepository:
             session.execute(delete(CollectionRow).where(CollectionRow.id == info.id))
 
     def generation(self, collection_id: int) -> int | None:
-        with self.sessions() as session:
+        with self._reading() as session:
             return session.scalar(
                 select(CollectionRow.generation).where(CollectionRow.id == collection_id)
             )
@@ -131,7 +182,7 @@ class SqlRepository:
         """Content hash -> stored vector of the chunks of these documents (for reuse)."""
         if not document_ids:
             return {}
-        with self.sessions() as session:
+        with self._reading() as session:
             rows = session.execute(
                 select(ChunkRow.content_hash, ChunkRow.vector)
                 .join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
@@ -183,7 +234,7 @@ class SqlRepository:
         return result, changes
 
     def get_document(self, info: CollectionInfo, document_id: str) -> StoredDocument:
-        with self.sessions() as session:
+        with self._reading() as session:
             row = session.scalar(
                 select(DocumentRow).where(
                     DocumentRow.collection_id == info.id, DocumentRow.external_id == document_id
@@ -213,7 +264,7 @@ class SqlRepository:
         )
         if id_prefix:
             query = query.where(DocumentRow.external_id.startswith(id_prefix, autoescape=True))
-        with self.sessions() as session:
+        with self._reading() as session:
             rows = session.execute(query).all()
         return [(row[0], DocumentSummary(row[1], row[2], row[3])) for row in rows]
 
@@ -235,7 +286,7 @@ class SqlRepository:
             query = select(ChunkRow.id).where(ChunkRow.document_id.in_(documents))
         else:
             query = documents
-        with self.sessions() as session:
+        with self._reading() as session:
             return np.fromiter(session.scalars(query), dtype=np.int64)
 
     def chunk_hits(self, ranked: Sequence[tuple[int, float]]) -> list[Hit]:
@@ -243,7 +294,7 @@ class SqlRepository:
         skipped."""
         if not ranked:
             return []
-        with self.sessions() as session:
+        with self._reading() as session:
             rows = session.execute(
                 select(ChunkRow, DocumentRow.external_id, DocumentRow.metadata_)
                 .options(defer(ChunkRow.vector))
@@ -260,7 +311,7 @@ class SqlRepository:
     def documents_of_chunks(self, chunk_ids: Sequence[int]) -> set[int]:
         if not chunk_ids:
             return set()
-        with self.sessions() as session:
+        with self._reading() as session:
             return set(session.scalars(
                 select(ChunkRow.document_id).where(ChunkRow.id.in_(list(chunk_ids)))
             ))
@@ -271,7 +322,7 @@ class SqlRepository:
         """For each document: its id, metadata, chunks in order and their vectors (rows)."""
         if not document_ids:
             return []
-        with self.sessions() as session:
+        with self._reading() as session:
             rows = session.execute(
                 select(ChunkRow, DocumentRow.external_id, DocumentRow.metadata_)
                 .join(DocumentRow, ChunkRow.document_id == DocumentRow.id)
@@ -296,7 +347,7 @@ class SqlRepository:
             query = select(DocumentRow.id).where(
                 DocumentRow.collection_id == info.id, DocumentRow.vector.is_not(None)
             )
-        with self.sessions() as session:
+        with self._reading() as session:
             return np.fromiter(session.scalars(query), dtype=np.int64)
 
     def vectors(
@@ -307,7 +358,7 @@ class SqlRepository:
         wanted = self.ids(info, level) if ids is None else np.asarray(ids, dtype=np.int64)
         for start in range(0, len(wanted), _VECTOR_BATCH):
             batch = wanted[start : start + _VECTOR_BATCH].tolist()
-            with self.sessions() as session:
+            with self._reading() as session:
                 rows = session.execute(
                     select(table.id, table.vector).where(
                         table.id.in_(batch), table.vector.is_not(None)
@@ -428,7 +479,8 @@ def _place(row: ChunkRow, chunk: Chunk) -> None:
     row.start_char, row.end_char = chunk.start_char, chunk.end_char
     row.start_line, row.end_line = chunk.start_line, chunk.end_line
     row.token_count, row.context = chunk.token_count, chunk.context
-    row.symbol, row.kind = chunk.symbol, chunk.kind
+    # Generated names can outgrow the columns (PostgreSQL enforces them); keep their start.
+    row.symbol, row.kind = chunk.symbol[:MAX_SYMBOL_CHARS], chunk.kind[:MAX_KIND_CHARS]
 
 
 def _stored_chunk(row: ChunkRow) -> StoredChunk:

@@ -1,0 +1,48 @@
+"""Admission: at most N calls run at once, new calls are refused while draining, and health
+checks always pass, so a busy or stopping server still answers its orchestrator at once."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+
+from embedsvc.server.handlers import refusal, with_release
+
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class Admission(grpc.ServerInterceptor):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.draining = False
+        self._cond = threading.Condition()
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
+            return handler
+        with self._cond:
+            if self.draining:
+                return refusal(grpc.StatusCode.UNAVAILABLE,
+                               "the server is shutting down; retry against another one")
+            if self.active >= self.limit:
+                return refusal(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"{self.limit} calls are running (EMBEDSVC_MAX_CONCURRENT_RPCS); retry with "
+                    "backoff",
+                )
+            self.active += 1
+        return with_release(handler, self._release)
+
+    def _release(self) -> None:
+        with self._cond:
+            self.active -= 1
+            self._cond.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Refuse new calls and wait for the running ones; False if some outlived ``timeout``."""
+        with self._cond:
+            self.draining = True
+            return self._cond.wait_for(lambda: self.active == 0, timeout)
