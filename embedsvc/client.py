@@ -9,7 +9,9 @@ from typing import Any
 
 import grpc
 import numpy as np
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 
 from embedsvc import convert
 from embedsvc.errors import EmbedsvcError, error_class
@@ -47,7 +49,8 @@ _REMOTE_ERRORS: dict[type[EmbedsvcError], type] = {}
 
 def remote_error(error: grpc.RpcError) -> Exception:
     """The server's refusal as the same error class the core raises (``NotFound``, ...), that
-    is also a ``grpc.RpcError`` with ``code()`` and ``details()``."""
+    is also a ``grpc.RpcError`` with ``code()`` and ``details()``. ``field_violations`` holds
+    the (field, description) pairs of a google.rpc.BadRequest, and ``field`` the first field."""
     code, details = error.code(), error.details() or ""
     base = error_class(code.name)
     remote = _REMOTE_ERRORS.get(base)
@@ -58,7 +61,23 @@ def remote_error(error: grpc.RpcError) -> Exception:
         )
     raised = remote(details)
     raised._code, raised._details = code, details
+    raised.field_violations = _field_violations(error)
+    raised.field = raised.field_violations[0][0] if raised.field_violations else ""
     return raised
+
+
+def _field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
+    try:
+        status = rpc_status.from_call(error)
+    except (AttributeError, ValueError):  # not a call with trailers, or inconsistent ones
+        return []
+    violations = []
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            request = error_details_pb2.BadRequest()
+            detail.Unpack(request)
+            violations.extend((v.field, v.description) for v in request.field_violations)
+    return violations
 
 
 def _document(document: DocumentInput | Mapping[str, Any]) -> DocumentInput:

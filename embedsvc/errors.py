@@ -11,7 +11,14 @@ class EmbedsvcError(Exception):
 
 
 class InvalidArgument(EmbedsvcError):
+    """``field`` is the request field at fault (``texts[3]``, ``documents[0].id``), for a
+    machine-readable google.rpc.BadRequest beside the message."""
+
     status = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(EmbedsvcError):

@@ -41,3 +41,9 @@ def fault_point(name: str) -> None:
     marker.write_text(f"{name} pid {os.getpid()}\n")
     while marker.exists():
         time.sleep(_POLL_S)
+
+
+def reset() -> None:
+    """Forget the visits counted so far (for tests that set a pause in their own process)."""
+    with _lock:
+        _visits.clear()

@@ -42,15 +42,19 @@ def is_scalar(value: Any) -> bool:
 
 def check_key(key: str, where: str) -> None:
     if not key or len(key) > MAX_KEY_CHARS:
-        raise InvalidArgument(f"{where}: metadata keys must be 1-{MAX_KEY_CHARS} characters")
+        raise InvalidArgument(
+            f"{where}: metadata keys must be 1-{MAX_KEY_CHARS} characters", f"{where}.key"
+        )
     if "\x00" in key:
-        raise InvalidArgument(f"{where}: metadata key {key!r} contains a NUL character")
+        raise InvalidArgument(
+            f"{where}: metadata key {key!r} contains a NUL character", f"{where}.key"
+        )
 
 
 def check_finite(value: Any, where: str) -> None:
     """JSON has no NaN or Infinity, so neither a store nor a filter can hold them."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidArgument(f"{where}: {value} is not a JSON number; use a finite value")
+        raise InvalidArgument(f"{where}: {value} is not a JSON number; use a finite value", where)
     if isinstance(value, dict):
         for key, item in value.items():
             check_finite(item, f"{where}.{key}")
@@ -65,7 +69,7 @@ def validate_metadata(metadata: dict[str, Any], where: str) -> None:
     if size > MAX_METADATA_BYTES:
         raise InvalidArgument(
             f"{where}: metadata is {size} bytes, more than {MAX_METADATA_BYTES}; keep large data "
-            "in the document text"
+            "in the document text", f"{where}.metadata",
         )
     for key in metadata:
         check_key(key, where)

@@ -13,7 +13,9 @@ MAX_PAGE_SIZE = 1000
 
 def page_size(requested: int) -> int:
     if requested < 0 or requested > MAX_PAGE_SIZE:
-        raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}, got {requested}")
+        raise InvalidArgument(
+            f"page_size must be between 0 and {MAX_PAGE_SIZE}, got {requested}", "page_size"
+        )
     return requested or DEFAULT_PAGE_SIZE
 
 
@@ -22,7 +24,9 @@ def after_id(page_token: str) -> int:
     if not page_token:
         return 0
     if not (page_token.isascii() and page_token.isdigit() and len(page_token) <= 18):
-        raise InvalidArgument("page_token is not one this server issued; pass next_page_token")
+        raise InvalidArgument(
+            "page_token is not one this server issued; pass next_page_token", "page_token"
+        )
     return int(page_token)
 
 

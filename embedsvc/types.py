@@ -36,7 +36,7 @@ ProfileOverrides = Mapping[str, Any]
 def choice(name: str, value: str, allowed: Sequence[str]) -> str:
     """``value`` if it is one of ``allowed``, else INVALID_ARGUMENT naming the valid ones."""
     if value not in allowed:
-        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}, got {value!r}", name)
     return value
 
 
@@ -66,7 +66,7 @@ class EncoderProfile:
         ):
             raise InvalidArgument(
                 f"tempscale must be a number in (0, {MAX_TEMPSCALE:g}] (1 = off, below 1 sharpens "
-                f"attention for long texts), got {tau!r}"
+                f"attention for long texts), got {tau!r}", "tempscale",
             )
         choice("precision", self.precision, PRECISIONS)
 
@@ -111,7 +111,9 @@ def _check_range(name: str, value: int | None, limit: int, what: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidArgument(f"{name} must be between 1 and {limit} ({what}), got {value!r}")
+        raise InvalidArgument(
+            f"{name} must be between 1 and {limit} ({what}), got {value!r}", name
+        )
 
 
 # -- models and limits ------------------------------------------------------------------------

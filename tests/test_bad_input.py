@@ -212,3 +212,23 @@ def test_server_survives_and_keeps_data(client):
     assert client.search("kb", "survive", k=1)[0].document_id == "keep"
     assert client.info().limits.max_k == 50
     assert client.embed_full(["still fine"]).vectors.shape == (1, 384)
+
+
+def test_invalid_arguments_name_their_field(client):
+    """A google.rpc.BadRequest beside the message, raised as the core's typed error."""
+    from embedsvc.errors import InvalidArgument
+
+    cases = [
+        (client.embed, (["ok", "  "],), {}, "texts[1]"),
+        (client.search, ("kb", "q"), {"k": 51}, "k"),
+        (client.upsert, ("kb", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]), {},
+         "documents[1].id"),
+        (client.create_collection, ("bad name",), {}, "name"),
+        (client.search, ("kb", "q"), {"where": {"v": float("nan")}},
+         "filter.conditions[0].equals"),
+    ]
+    for call, args, kwargs, field in cases:
+        with pytest.raises(InvalidArgument) as error:
+            call(*args, **kwargs)
+        assert error.value.field == field
+        assert error.value.field_violations[0][1] == error.value.details()

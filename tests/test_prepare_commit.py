@@ -4,6 +4,7 @@ prompts, and several models in one core."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from embedsvc import faults
 from embedsvc.config import Settings
 from embedsvc.core import Core
-from embedsvc.errors import FailedPrecondition, InvalidArgument
+from embedsvc.errors import FailedPrecondition, InvalidArgument, NotFound
 from embedsvc.services.documents import prepare
 from embedsvc.storage.sql.schema import ChunkRow
 from embedsvc.types import DocumentInput, PreparedChunk, PreparedDocument
@@ -195,3 +197,25 @@ def test_several_models_in_one_core(tmp_path: Path, database_url: str, encoder,
             core.embed(["x"], model="nope")
     finally:
         core.close()
+
+
+def test_deleting_a_collection_while_an_upsert_embeds_is_not_found(make_core, monkeypatch,
+                                                                   tmp_path: Path):
+    core = make_core()
+    core.create_collection("docs")
+    marker = tmp_path / "paused"
+    monkeypatch.setenv("EMBEDSVC_FAULT_PAUSE", "upsert.prepared")
+    monkeypatch.setenv("EMBEDSVC_FAULT_FILE", str(marker))
+    faults.reset()
+    with ThreadPoolExecutor(1) as pool:
+        upsert = pool.submit(core.upsert, "docs", [DocumentInput("a", "Some text.")])
+        deadline = time.monotonic() + WAIT
+        while not marker.exists():
+            assert time.monotonic() < deadline and not upsert.done()
+            time.sleep(0.02)
+        core.delete_collection("docs")
+        core.create_collection("docs")  # same name, new collection: the upsert must not land
+        marker.unlink()
+        with pytest.raises(NotFound, match="was deleted"):
+            upsert.result()
+    assert core.get_collection("docs").document_count == 0

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from embedsvc import deadlines
-from embedsvc.errors import EmbedsvcError
+from embedsvc.errors import EmbedsvcError, InvalidArgument
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -26,6 +29,19 @@ class ServiceSpec:
     name: str
     add_to_server: Callable[[Any, grpc.Server], None]
     make: Callable[[Any], Any]
+
+
+def bad_request(error: InvalidArgument) -> grpc.Status:
+    """INVALID_ARGUMENT with a google.rpc.BadRequest naming the field, when the error knows it."""
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error))
+    if error.field:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=error.field,
+                                                        description=str(error)),
+        ]))
+        status.details.append(detail)
+    return rpc_status.to_status(status)
 
 
 def deadline(context: grpc.ServicerContext) -> float | None:
@@ -42,6 +58,8 @@ def rpc(method: Handler) -> Handler:
         try:
             with deadlines.scoped(deadline(context)):
                 return method(self, request, context)
+        except InvalidArgument as error:
+            context.abort_with_status(bad_request(error))
         except EmbedsvcError as error:
             context.abort(getattr(grpc.StatusCode, error.status), str(error))
         except Exception:

@@ -63,7 +63,7 @@ class Collections:
         if not COLLECTION_NAME.fullmatch(name):
             raise InvalidArgument(
                 f"collection name {name!r} is invalid: use 1-128 letters, digits, '_', '-', '.', "
-                "starting with a letter or digit"
+                "starting with a letter or digit", "name",
             )
         choice("metric", metric, METRICS)
         choice("chunking", chunking, CHUNKING_POLICIES)
@@ -71,12 +71,14 @@ class Collections:
         info = encoder.info
         if not 0 <= dimensions <= info.dimensions:
             raise InvalidArgument(
-                f"dimensions must be between 1 and {info.dimensions} (0 = all), got {dimensions}"
+                f"dimensions must be between 1 and {info.dimensions} (0 = all), got {dimensions}",
+                "dimensions",
             )
         if not 0 <= max_chunk_tokens <= info.max_tokens or 0 < max_chunk_tokens < MIN_CHUNK_TOKENS:
             raise InvalidArgument(
                 f"max_chunk_tokens must be between {MIN_CHUNK_TOKENS} and the model's "
-                f"{info.max_tokens} (0 = {info.max_tokens}), got {max_chunk_tokens}"
+                f"{info.max_tokens} (0 = {info.max_tokens}), got {max_chunk_tokens}",
+                "max_chunk_tokens",
             )
         query_prompt = info.query_prompt if query_prompt is None else query_prompt
         document_prompt = info.document_prompt if document_prompt is None else document_prompt
@@ -84,7 +86,8 @@ class Collections:
         if budget - prompt_tokens(encoder, document_prompt) < MIN_CHUNK_TOKENS:
             raise InvalidArgument(
                 f"document_prompt {document_prompt!r} leaves fewer than {MIN_CHUNK_TOKENS} of the "
-                f"{budget} chunk tokens for text; shorten it or raise max_chunk_tokens"
+                f"{budget} chunk tokens for text; shorten it or raise max_chunk_tokens",
+                "document_prompt",
             )
         overrides: dict[str, Any] = dict(profile or {})
         if dimensions:

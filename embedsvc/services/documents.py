@@ -44,36 +44,44 @@ def validate_documents(
     documents: Sequence[DocumentInput], max_documents: int, max_chars: int
 ) -> None:
     if not documents:
-        raise InvalidArgument("documents is empty; send at least one document")
+        raise InvalidArgument("documents is empty; send at least one document", "documents")
     if len(documents) > max_documents:
         raise InvalidArgument(
             f"{len(documents)} documents in one request, more than {max_documents}; "
-            "split it into smaller requests"
+            "split it into smaller requests", "documents",
         )
     seen: set[str] = set()
     for position, document in enumerate(documents):
         where = f"documents[{position}]"
         if not document.id or len(document.id) > MAX_DOCUMENT_ID_CHARS:
-            raise InvalidArgument(f"{where}: id must be 1-{MAX_DOCUMENT_ID_CHARS} characters")
+            raise InvalidArgument(
+                f"{where}: id must be 1-{MAX_DOCUMENT_ID_CHARS} characters", f"{where}.id"
+            )
         if "\x00" in document.id:
-            raise InvalidArgument(f"{where}: id {document.id!r} contains a NUL character")
+            raise InvalidArgument(
+                f"{where}: id {document.id!r} contains a NUL character", f"{where}.id"
+            )
         if document.id in seen:
-            raise InvalidArgument(f"{where}: id {document.id!r} appears twice in the request")
+            raise InvalidArgument(
+                f"{where}: id {document.id!r} appears twice in the request", f"{where}.id"
+            )
         seen.add(document.id)
         if len(document.language) > MAX_LANGUAGE_CHARS or "\x00" in document.language:
             raise InvalidArgument(
                 f"{where} ({document.id!r}): language must be at most {MAX_LANGUAGE_CHARS} "
-                "characters without NUL, e.g. 'python'"
+                "characters without NUL, e.g. 'python'", f"{where}.language",
             )
         if not document.text.strip():
-            raise InvalidArgument(f"{where} ({document.id!r}): text is empty")
+            raise InvalidArgument(f"{where} ({document.id!r}): text is empty", f"{where}.text")
         if len(document.text) > max_chars:
             raise InvalidArgument(
                 f"{where} ({document.id!r}): text has {len(document.text)} characters, more than "
-                f"{max_chars}; split the document"
+                f"{max_chars}; split the document", f"{where}.text",
             )
         if "\x00" in document.text:
-            raise InvalidArgument(f"{where} ({document.id!r}): text contains NUL characters")
+            raise InvalidArgument(
+                f"{where} ({document.id!r}): text contains NUL characters", f"{where}.text"
+            )
         validate_metadata(document.metadata, where)
 
 
@@ -118,28 +126,33 @@ def precomputed(
     for position, prepared in enumerate(documents):
         where = f"prepared[{position}] ({prepared.document.id!r})"
         if not prepared.chunks:
-            raise InvalidArgument(f"{where}: no chunks; send at least one")
+            raise InvalidArgument(f"{where}: no chunks; send at least one",
+                                  f"prepared[{position}].chunks")
         text = prepared.document.text
         items = []
         for number, item in enumerate(prepared.chunks):
             chunk, at = item.chunk, f"{where}.chunks[{number}]"
+            field = f"prepared[{position}].chunks[{number}]"
             if chunk.ordinal != number:
-                raise InvalidArgument(f"{at}: ordinal is {chunk.ordinal}, expected {number}")
+                raise InvalidArgument(f"{at}: ordinal is {chunk.ordinal}, expected {number}",
+                                      f"{field}.chunk.ordinal")
             if not 0 <= chunk.start_char <= chunk.end_char <= len(text) or (
                 text[chunk.start_char:chunk.end_char] != chunk.text
             ):
                 raise InvalidArgument(
-                    f"{at}: text is not the document's text[start_char:end_char]"
+                    f"{at}: text is not the document's text[start_char:end_char]",
+                    f"{field}.chunk.text",
                 )
             vector = np.asarray(item.vector, dtype=np.float32)
             if vector.shape != (info.dimensions,):
                 raise InvalidArgument(
                     f"{at}: vector has {vector.size} values, but collection {info.name!r} "
-                    f"stores {info.dimensions} dimensions"
+                    f"stores {info.dimensions} dimensions", f"{field}.vector",
                 )
             norm = float(np.linalg.norm(vector))
             if not np.isfinite(vector).all() or not math.isfinite(norm) or norm == 0:
-                raise InvalidArgument(f"{at}: vector must be finite and not all zeros")
+                raise InvalidArgument(f"{at}: vector must be finite and not all zeros",
+                                      f"{field}.vector")
             if info.metric == "cosine":
                 vector = vector / norm
             items.append(PreparedChunk(chunk, vector, True))
@@ -185,7 +198,8 @@ class Documents:
         if not model_fingerprint:
             raise InvalidArgument(
                 "model_fingerprint is required with precomputed vectors: the fingerprint of "
-                "the model that computed them (GetCollection gives the collection's)"
+                "the model that computed them (GetCollection gives the collection's)",
+                "model_fingerprint",
             )
         if model_fingerprint != info.model_fingerprint:
             raise FailedPrecondition(
@@ -209,10 +223,11 @@ class Documents:
     def delete(self, collection: str, ids: Sequence[str]) -> DeleteResult:
         """Delete the documents that exist; the others are reported as not found."""
         if not ids:
-            raise InvalidArgument("ids is empty; name at least one document to delete")
+            raise InvalidArgument("ids is empty; name at least one document to delete", "ids")
         if len(ids) > MAX_DELETE_IDS:
             raise InvalidArgument(
-                f"{len(ids)} ids in one request, more than {MAX_DELETE_IDS}; split the request"
+                f"{len(ids)} ids in one request, more than {MAX_DELETE_IDS}; split the request",
+                "ids",
             )
         info, _ = self.collections.open(collection)
         with self.locks(info):

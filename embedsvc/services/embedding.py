@@ -31,18 +31,18 @@ class Embedding:
         overrides, ``prompt`` put before every text."""
         limit = self.settings.max_batch_texts
         if not texts:
-            raise InvalidArgument("texts is empty; send at least one text")
+            raise InvalidArgument("texts is empty; send at least one text", "texts")
         if len(texts) > limit:
             raise InvalidArgument(
-                f"{len(texts)} texts in one request, more than {limit}; split the batch"
+                f"{len(texts)} texts in one request, more than {limit}; split the batch", "texts"
             )
         for position, text in enumerate(texts):
             if not text.strip():
-                raise InvalidArgument(f"texts[{position}] is empty")
+                raise InvalidArgument(f"texts[{position}] is empty", f"texts[{position}]")
             if len(text) > self.settings.max_text_chars:
                 raise InvalidArgument(
                     f"texts[{position}] has {len(text)} characters, more than "
-                    f"{self.settings.max_text_chars}"
+                    f"{self.settings.max_text_chars}", f"texts[{position}]",
                 )
         encoder = self.models.get(model)
         chosen = encoder.profile(**(profile or {}))
@@ -88,16 +88,21 @@ def checked_chunks(
     by sentence blocks; ``max_tokens`` 0 = the model's window. Validates like every RPC."""
     window = encoder.info.max_tokens
     if not text.strip():
-        raise InvalidArgument("text is empty")
+        raise InvalidArgument("text is empty", "text")
     if len(text) > max_text_chars:
-        raise InvalidArgument(f"text has {len(text)} characters, more than {max_text_chars}")
+        raise InvalidArgument(
+            f"text has {len(text)} characters, more than {max_text_chars}", "text"
+        )
     if not 0 <= max_tokens <= window or 0 < max_tokens < MIN_CHUNK_TOKENS:
         raise InvalidArgument(
             f"max_tokens must be between {MIN_CHUNK_TOKENS} and the model's {window} "
-            f"(0 = {window}), got {max_tokens}"
+            f"(0 = {window}), got {max_tokens}", "max_tokens",
         )
     if not 0 <= overlap_sentences <= MAX_OVERLAP_SENTENCES:
-        raise InvalidArgument(f"overlap_sentences must be between 0 and {MAX_OVERLAP_SENTENCES}")
+        raise InvalidArgument(
+            f"overlap_sentences must be between 0 and {MAX_OVERLAP_SENTENCES}",
+            "overlap_sentences",
+        )
     chunks = chunk_document(
         text, encoder.tokenizer, max_tokens or window, language=language or None,
         path=path or None, overlap_sentences=overlap_sentences,

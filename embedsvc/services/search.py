@@ -47,15 +47,15 @@ class Searcher:
         """
         choice("level", level, LEVELS)
         if not query.strip():
-            raise InvalidArgument("query is empty")
+            raise InvalidArgument("query is empty", "query")
         if len(query) > self.settings.max_query_chars:
             raise InvalidArgument(
                 f"query has {len(query)} characters, more than {self.settings.max_query_chars}; "
-                "only its first tokens are embedded anyway"
+                "only its first tokens are embedded anyway", "query",
             )
         max_k = self.settings.max_k
         if not 1 <= k <= max_k:
-            raise InvalidArgument(f"k must be between 1 and {max_k}, got {k}")
+            raise InvalidArgument(f"k must be between 1 and {max_k}, got {k}", "k")
         conditions = conditions_of(where)
         _validate(conditions)
         info, encoder = self.collections.open(collection)
@@ -108,16 +108,17 @@ def _validate(conditions: list[Condition]) -> None:
     if len(conditions) > MAX_CONDITIONS:
         raise InvalidArgument(
             f"{len(conditions)} filter conditions, more than {MAX_CONDITIONS}; a filter on that "
-            "many keys belongs in a metadata value of its own"
+            "many keys belongs in a metadata value of its own", "filter.conditions",
         )
     for position, condition in enumerate(conditions):
         where = f"filter.conditions[{position}]"
         if not condition.key:
-            raise InvalidArgument(f"{where}: the condition has an empty key")
+            raise InvalidArgument(f"{where}: the condition has an empty key", f"{where}.key")
         check_key(condition.key, where)
         if not is_scalar(condition.equals):
             raise InvalidArgument(
-                f"filter on {condition.key!r}: only string, number, bool or null values compare"
+                f"filter on {condition.key!r}: only string, number, bool or null values compare",
+                f"{where}.equals",
             )
         check_finite(condition.equals, f"{where}.equals")
 
