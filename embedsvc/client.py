@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -45,6 +46,19 @@ from embedsvc.v1 import (
 )
 
 _REMOTE_ERRORS: dict[type[EmbedsvcError], type] = {}
+
+
+def retry_options(attempts: int) -> list[tuple[str, Any]]:
+    """gRPC's own retries (exponential backoff with jitter, within the call's deadline) of
+    UNAVAILABLE and RESOURCE_EXHAUSTED, up to ``attempts`` tries (gRPC caps it at 5)."""
+    if attempts <= 1:
+        return [("grpc.enable_retries", 0)]
+    policy = {
+        "maxAttempts": min(attempts, 5), "initialBackoff": "0.2s", "maxBackoff": "5s",
+        "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+    }
+    config = {"methodConfig": [{"name": [{}], "retryPolicy": policy}]}
+    return [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(config))]
 
 
 def remote_error(error: grpc.RpcError) -> Exception:
@@ -102,10 +116,12 @@ class Client:
     def __init__(
         self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
         root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
+        attempts: int = 5,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            *retry_options(attempts),
         ]
         if root_certificates is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates)

@@ -6,11 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedsvc.ports import EmbedsvcApi
+from embedsvc.retry import Retrying
 
 
-def open_backend(data_dir: Path, server: str | None, api_key: str = "") -> EmbedsvcApi:
+def open_backend(
+    data_dir: Path, server: str | None, api_key: str = "", retry_for: float = 0.0
+) -> EmbedsvcApi:
     """A client of ``server`` (checked to answer), else the core on ``data_dir``, whose model
-    loads only if something must be embedded."""
+    loads only if something must be embedded. Calls refused as UNAVAILABLE or
+    RESOURCE_EXHAUSTED (a server restarting, a busy one) are retried for ``retry_for`` s."""
     if server:
         from embedsvc.client import Client
 
@@ -20,8 +24,10 @@ def open_backend(data_dir: Path, server: str | None, api_key: str = "") -> Embed
         except BaseException:
             client.close()
             raise
-        return client
-    from embedsvc.config import Settings
-    from embedsvc.core import Core
+        backend: EmbedsvcApi = client
+    else:
+        from embedsvc.config import Settings
+        from embedsvc.core import Core
 
-    return Core(Settings(data_dir=data_dir))
+        backend = Core(Settings(data_dir=data_dir))
+    return Retrying(backend, retry_for) if retry_for > 0 else backend

@@ -73,7 +73,8 @@ def _fail(message: str) -> NoReturn:
 
 @contextmanager
 def _backend(
-    data_dir: Path, server: str | None, api_key: str, create: bool = False
+    data_dir: Path, server: str | None, api_key: str, create: bool = False,
+    retry_for: float = 0.0,
 ) -> Iterator[EmbedsvcApi]:
     """Open the backend; any refusal becomes one clear line on stderr and exit code 2. Only
     `index` (``create``) may start a new data dir: elsewhere a wrong folder is an error, not
@@ -86,7 +87,7 @@ def _backend(
         _fail(f"no data dir at {data_dir}; give --data-dir (or EMBEDSVC_DATA_DIR), or --server")
     backend: EmbedsvcApi | None = None
     try:
-        backend = open_backend(data_dir, server, api_key)
+        backend = open_backend(data_dir, server, api_key, retry_for)
         yield backend
     except grpc.RpcError as error:
         _fail(f"{server}: {error.code().name}: {error.details()}")
@@ -120,6 +121,9 @@ def index(
         help="Ids are paths relative to this (default: the current directory if it holds every "
         "path, else the path itself)", exists=True, file_okay=False,
     )] = None,
+    retry_for: Annotated[float, typer.Option(
+        min=0, help="Seconds to keep retrying a server that is restarting or busy",
+    )] = 120.0,
     as_json: Json = False,
 ) -> None:
     """Index PATHS incrementally: only new or changed files are chunked and embedded, and
@@ -135,7 +139,8 @@ def index(
         collection_options={"dimensions": dims, "max_chunk_tokens": max_chunk_tokens},
         skip_dirs=[] if server else [data_dir], base=base,
     )
-    with _backend(data_dir, server, api_key, create=True) as backend, _progress() as bar:
+    with (_backend(data_dir, server, api_key, create=True, retry_for=retry_for) as backend,
+          _progress() as bar):
         task = bar.add_task("files to embed", total=None, rate="")
         started = time.monotonic()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedsvc.errors import EmbedsvcError, NotFound
+from embedsvc.errors import AlreadyExists, EmbedsvcError, InvalidArgument, NotFound
 from embedsvc.ports import EmbedsvcApi
 from embedsvc.types import DocumentInput
 from indexer.walk import Skipped, SourceFile, Unreadable, root_prefixes, walk
@@ -129,8 +129,12 @@ def ensure_collection(backend: EmbedsvcApi, name: str, options: dict[str, Any]) 
         backend.get_collection(name)
         return False
     except NotFound:
+        pass
+    try:
         backend.create_collection(name, **options)
-        return True
+    except AlreadyExists:  # a retried create whose first answer was lost
+        return False
+    return True
 
 
 def _document(source: SourceFile) -> DocumentInput:
@@ -154,15 +158,20 @@ def _batches(pending: list[tuple[DocumentInput, bool]]) -> list[list[tuple[Docum
 def _upsert(
     backend: EmbedsvcApi, collection: str, batch: list[tuple[DocumentInput, bool]], summary: Summary
 ) -> None:
-    """Upsert a batch; if the server refuses it, retry one by one so one bad file fails alone."""
+    """Upsert a batch; if it is refused as invalid, retry one by one so one bad file fails
+    alone. Retryable refusals were retried by the backend; any other refusal fails the batch."""
     try:
         results = backend.upsert(collection, [document for document, _ in batch])
-    except Exception as error:
+    except InvalidArgument as error:
         if len(batch) == 1:
-            _fail(summary, batch[0][0].id, _message(error))
+            _fail(summary, batch[0][0].id, str(error))
             return
         for item in batch:
             _upsert(backend, collection, [item], summary)
+        return
+    except EmbedsvcError as error:
+        for document, _ in batch:
+            _fail(summary, document.id, str(error))
         return
     for (_, is_new), result in zip(batch, results, strict=True):
         if is_new:
@@ -181,5 +190,4 @@ def _fail(summary: Summary, doc_id: str, message: str) -> None:
     log.warning("%s: %s", doc_id, message)
 
 
-def _message(error: Exception) -> str:
-    return str(error) if isinstance(error, EmbedsvcError) else repr(error)
+

@@ -142,7 +142,7 @@ def test_profiles(client):
 def test_full_queue_is_resource_exhausted(server):
     """Requests that do not fit the encoder queue are refused at once, not queued forever."""
     long_texts = ["a long text about many things " * 40] * 8  # fills the 8-text queue alone
-    with server.client() as client:
+    with server.client(attempts=1) as client:  # no retries: see each refusal
         futures = [
             client.embedding.Embed.future(embedding_pb2.EmbedRequest(texts=long_texts), timeout=120)
             for _ in range(4)

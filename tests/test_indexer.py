@@ -260,3 +260,37 @@ def test_read_only_commands_never_create_a_data_dir(tmp_path: Path):
     result = run_indexer("collections", "--data-dir", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "no data dir" in result.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.slow
+def test_a_remote_run_survives_a_server_restart(tmp_path: Path, server_factory):
+    """The server dies in the middle of a run; the indexer retries until it is back and the
+    run ends complete, with no duplicates."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for source in sorted((STDLIB / "email").glob("*.py"))[:20]:
+        shutil.copy(source, repo / source.name)
+    marker = tmp_path / "paused"
+    first = server_factory(tmp_path / "served", EMBEDSVC_FAULT_PAUSE="upsert.prepared@2",
+                           EMBEDSVC_FAULT_FILE=str(marker)).start()
+    run = subprocess.Popen(
+        [INDEXER, "index", str(repo), "-c", "code", "--server", first.target, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not marker.exists():  # the second batch is being embedded
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.stop(signal.SIGKILL)
+    second = server_factory(tmp_path / "served")
+    second.port = first.port
+    second.start()
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    summary = json.loads(out)
+    assert (summary["files"]["new"], summary["files"]["failed"]) == (20, 0)
+    with second.client() as client:
+        stored = [doc.id for doc in client.document_summaries("code")]
+        assert sorted(stored) == sorted(p.name for p in repo.glob("*.py"))
+        assert client.get_collection("code").document_count == 20

@@ -47,7 +47,7 @@ def test_health_answers_under_load_and_while_draining(server_factory, tmp_path: 
         EMBEDSVC_MAX_CONCURRENT_RPCS="1", EMBEDSVC_FAULT_PAUSE="upsert.prepared",
         EMBEDSVC_FAULT_FILE=str(marker),
     ).start()
-    with server.client(timeout=WAIT) as client:
+    with server.client(timeout=WAIT, attempts=1) as client:  # see each refusal, no retries
         client.create_collection("kb")
         in_flight = held_upsert(client)
         wait_for(marker.exists, server, "the upsert pauses")
