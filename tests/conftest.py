@@ -119,7 +119,7 @@ class ServerProcess:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> ServerProcess:
+    def start(self, timeout: float = 120.0, tls_root: bytes | None = None) -> ServerProcess:
         env = {**os.environ, **self.extra_env, "EMBEDSVC_FLUSH_INTERVAL": "3600"}
         if self.database_url:
             env["EMBEDSVC_DATABASE_URL"] = self.database_url
@@ -129,13 +129,13 @@ class ServerProcess:
                  "--port", str(self.port)],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )
-        self.wait_serving(timeout)
+        self.wait_serving(timeout, tls_root)
         return self
 
-    def wait_serving(self, timeout: float) -> None:
+    def wait_serving(self, timeout: float, tls_root: bytes | None = None) -> None:
         from embedsvc.client import Client
 
-        with Client(self.target, timeout=2) as client:
+        with Client(self.target, timeout=2, root_certificates=tls_root) as client:
             try:
                 client.wait_until_serving(timeout, alive=lambda: self.process.poll() is None)
             except (RuntimeError, TimeoutError) as error:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedsvc import metrics
 from embedsvc.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class _Request:
     is_active: Callable[[], bool] | None
     deadline: float | None
     priority: int = BULK
+    submitted: float = field(default_factory=time.monotonic)
+    started: bool = False
     future: Future = field(default_factory=Future)
     rows: np.ndarray | None = None
     filled: int = 0
@@ -132,6 +135,7 @@ class Batcher:
                     f"{self.max_queue_texts}); retry with backoff"
                 )
             self._pending_texts += len(texts)
+            metrics.QUEUE_TEXTS.set(self._pending_texts)
             self._queue.append(request)
             self._cond.notify()
         return request.future
@@ -206,9 +210,17 @@ class Batcher:
 
     def _encode_batch(self, batch: list[_Item]) -> None:
         group = batch[0].request.group
+        started = time.monotonic()
+        for request in {item.request for item in batch}:
+            if not request.started:
+                request.started = True
+                metrics.QUEUE_SECONDS.observe(started - request.submitted)
         try:
             texts = [item.request.texts[item.index] for item in batch]
             vectors = np.asarray(self.encode_fn(texts, group))
+            metrics.INFERENCE_SECONDS.observe(time.monotonic() - started)
+            metrics.BATCH_TEXTS.observe(len(batch))
+            metrics.BATCH_TOKENS.observe(max(item.tokens for item in batch) * len(batch))
             if len(vectors) != len(batch):
                 raise RuntimeError(f"encode_fn returned {len(vectors)} rows for {len(batch)} texts")
         except Exception as error:
@@ -242,3 +254,4 @@ class Batcher:
         request.finished = True
         with self._cond:
             self._pending_texts -= len(request.texts)
+            metrics.QUEUE_TEXTS.set(self._pending_texts)

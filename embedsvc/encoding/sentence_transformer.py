@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from embedsvc import metrics
 from embedsvc.encoding.batching import BULK, INTERACTIVE, Batcher
 from embedsvc.encoding.elastic import ElasticModel
 from embedsvc.encoding.models import fingerprint, model_name, resolve_model_path
@@ -109,7 +110,8 @@ class SentenceTransformerEncoder:
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text as the model would see them untruncated, special tokens included."""
-        return self.elastic.token_counts(texts)
+        with metrics.TOKENIZATION_SECONDS.time():
+            return self.elastic.token_counts(texts)
 
     def check_overflow(self, counts: Sequence[int], allow_truncation: bool) -> list[bool]:
         """Which inputs exceed the model window; refuse them when truncation is not allowed."""

@@ -36,7 +36,7 @@ class Admission(grpc.ServerInterceptor):
             self.active += 1
         return with_release(handler, self._release)
 
-    def _release(self) -> None:
+    def _release(self, _context: grpc.ServicerContext) -> None:
         with self._cond:
             self.active -= 1
             self._cond.notify_all()

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import server_interceptor
 
+from embedsvc import tracing
 from embedsvc.config import Settings
 from embedsvc.core import Core
-from embedsvc.errors import FailedPrecondition
+from embedsvc.errors import FailedPrecondition, NotFound
+from embedsvc.metrics import Exposition
 from embedsvc.server.admission import Admission
 from embedsvc.server.auth import ApiKeyInterceptor
 from embedsvc.server.handlers import add_guarded
+from embedsvc.server.observe import RequestMetrics
 from embedsvc.server.registry import SERVICES
+from embedsvc.types import LEVELS
 
 log = logging.getLogger(__name__)
 SERVICE_NAMES = [service.name for service in SERVICES]
@@ -38,7 +45,11 @@ class Server:
         self.core = core or Core(settings)
         self.core.info()  # load the default model now: SERVING means ready to embed
         self.admission = Admission(settings.max_concurrent_rpcs)
-        interceptors: list[grpc.ServerInterceptor] = []
+        if settings.otlp_endpoint:
+            tracing.configure(tracing.otlp_provider(settings.otlp_endpoint))
+        interceptors: list[grpc.ServerInterceptor] = [RequestMetrics()]
+        if tracing.provider() is not None:
+            interceptors.append(server_interceptor(tracer_provider=tracing.provider()))
         if settings.api_key:
             interceptors.append(ApiKeyInterceptor(settings.api_key))
         interceptors.append(self.admission)
@@ -60,6 +71,7 @@ class Server:
         self.port = self._listen(f"{settings.host}:{settings.port}")
         self._stopped = threading.Event()
         self._database_up = True
+        self.metrics: Exposition | None = None
 
     def _listen(self, address: str) -> int:
         settings = self.settings
@@ -85,9 +97,20 @@ class Server:
         self.grpc.start()
         threading.Thread(target=self._flush_loop, name="index-flusher", daemon=True).start()
         threading.Thread(target=self._watch_database, name="db-watch", daemon=True).start()
+        if self.settings.metrics_port:
+            self.metrics = Exposition(self.settings.host, self.settings.metrics_port,
+                                      self._index_sizes)
+            log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics.port)
         self._set_health(SERVING)
         log.info("embedsvc serving on %s:%d (data dir %s)", self.settings.host, self.port,
                  self.settings.data_dir)
+
+    def _index_sizes(self) -> Iterator[tuple[str, str, int]]:
+        vectors = self.core.storage.vectors
+        for info in self.core.storage.repository.list_collections():
+            for level in LEVELS:
+                with contextlib.suppress(NotFound):  # created or dropped meanwhile
+                    yield info.name, level, vectors.count(info, level)
 
     def _flush_loop(self) -> None:
         while not self._stopped.wait(self.settings.flush_interval):
@@ -117,6 +140,8 @@ class Server:
         if not self.admission.drain(grace):
             log.warning("calls still running after %ss; cancelling them", grace)
         self.grpc.stop(0).wait(5)
+        if self.metrics is not None:
+            self.metrics.close()
         self.core.close()
         log.info("embedsvc stopped; indexes saved")
 

@@ -19,9 +19,11 @@ def refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
     return grpc.unary_unary_rpc_method_handler(abort)
 
 
-def with_release(handler: grpc.RpcMethodHandler, release: Callable[[], None]
-                 ) -> grpc.RpcMethodHandler:
-    """``handler`` calling ``release`` exactly once when the call is over, however it ends."""
+def with_release(
+    handler: grpc.RpcMethodHandler, release: Callable[[grpc.ServicerContext], None]
+) -> grpc.RpcMethodHandler:
+    """``handler`` calling ``release(context)`` exactly once when the call is over, however it
+    ends (the context then holds the call's status code)."""
     kind = next(name for name in _KINDS if getattr(handler, name) is not None)
     inner = getattr(handler, kind)
     if handler.response_streaming:
@@ -29,13 +31,13 @@ def with_release(handler: grpc.RpcMethodHandler, release: Callable[[], None]
             try:
                 yield from inner(request_or_iterator, context)
             finally:
-                release()
+                release(context)
     else:
         def behavior(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
             try:
                 return inner(request_or_iterator, context)
             finally:
-                release()
+                release(context)
     return handler._replace(**{kind: behavior})
 
 

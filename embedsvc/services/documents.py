@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from embedsvc import metrics, tracing
 from embedsvc.aggregation import mean_vector
 from embedsvc.chunking.policy import chunk_by_policy
 from embedsvc.config import Settings
@@ -93,18 +94,20 @@ def prepare(
     is not in ``known`` (hash -> stored vector); the others reuse the known vector."""
     known = known or {}
     budget = info.max_chunk_tokens - prompt_tokens(encoder, info.document_prompt)
-    chunked = [
-        chunk_by_policy(doc, info.chunking, encoder.tokenizer, budget) for doc in documents
-    ]
+    with tracing.span("upsert.chunk", documents=len(documents)):
+        chunked = [
+            chunk_by_policy(doc, info.chunking, encoder.tokenizer, budget) for doc in documents
+        ]
     to_embed: dict[str, str] = {}
     for chunks in chunked:
         for chunk in chunks:
             if chunk.content_hash not in known:
                 to_embed.setdefault(chunk.content_hash, chunk.embed_input)
-    vectors = encoder.encode(
-        list(to_embed.values()), info.profile, normalize=info.metric == "cosine",
-        prompt=info.document_prompt,
-    )
+    with tracing.span("upsert.encode", texts=len(to_embed)):
+        vectors = encoder.encode(
+            list(to_embed.values()), info.profile, normalize=info.metric == "cosine",
+            prompt=info.document_prompt,
+        )
     fresh = dict(zip(to_embed, vectors, strict=True))
     prepared = []
     for document, chunks in zip(documents, chunked, strict=True):
@@ -214,10 +217,13 @@ class Documents:
     ) -> list[UpsertResult]:
         """The one writer: SQL in one transaction (which re-checks the collection), then the
         vector index, both under the collection's lock so they stay in the same order."""
-        with self.locks(info):
+        with self.locks(info), tracing.span("upsert.commit", documents=len(prepared)):
             results, changes = self.storage.repository.write_documents(info, prepared)
             fault_point("upsert.committed")
-            self.storage.vectors.apply(info, changes)
+            with tracing.span("index.apply"):
+                self.storage.vectors.apply(info, changes)
+        metrics.CHUNKS.labels("embedded").inc(sum(r.embedded for r in results))
+        metrics.CHUNKS.labels("reused").inc(sum(r.reused for r in results))
         return results
 
     def delete(self, collection: str, ids: Sequence[str]) -> DeleteResult:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from embedsvc import tracing
 from embedsvc.aggregation import DEFAULT_METHOD, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
@@ -66,14 +67,18 @@ class Searcher:
                 f"stores {info.dimensions}; a query may change layers, tempscale and precision, "
                 "not the width"
             )
-        vector = encoder.encode(
-            [query], profile, normalize=info.metric == "cosine", is_active=is_active,
-            deadline=deadline, prompt=info.query_prompt, interactive=True,
-        )[0]
+        with tracing.span("search.encode"):
+            vector = encoder.encode(
+                [query], profile, normalize=info.metric == "cosine", is_active=is_active,
+                deadline=deadline, prompt=info.query_prompt, interactive=True,
+            )[0]
         if level == "document":
-            return self._documents(info, vector, k, conditions)
-        ranked = self.storage.vectors.search(info, vector, k, "chunk", conditions)
-        return self.storage.repository.chunk_hits(ranked)
+            with tracing.span("search.documents", k=k):
+                return self._documents(info, vector, k, conditions)
+        with tracing.span("search.candidates", k=k, conditions=len(conditions)):
+            ranked = self.storage.vectors.search(info, vector, k, "chunk", conditions)
+        with tracing.span("search.hydrate", hits=len(ranked)):
+            return self.storage.repository.chunk_hits(ranked)
 
     def _documents(
         self, info: CollectionInfo, query: np.ndarray, k: int, conditions: list[Condition]

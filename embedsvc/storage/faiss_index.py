@@ -21,6 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embedsvc import metrics
 from embedsvc.config import Settings
 from embedsvc.errors import NotFound
 from embedsvc.faults import fault_point
@@ -131,6 +132,10 @@ class _CollectionIndexes:
         return self.chunks.dirty or self.documents.dirty
 
     def save(self, directory: Path) -> None:
+        with metrics.INDEX_SAVE_SECONDS.time():
+            self._save(directory)
+
+    def _save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         with self.lock:
             chunks, documents = self.chunks.serialized(), self.documents.serialized()
@@ -224,6 +229,9 @@ class FaissVectorIndex:
 
     def ids(self, info: CollectionInfo, level: Level = "chunk") -> np.ndarray:
         return self._get(info).space(level).ids()
+
+    def count(self, info: CollectionInfo, level: Level = "chunk") -> int:
+        return len(self._get(info).space(level))
 
     def drop(self, info: CollectionInfo) -> None:
         with self._lock:

@@ -118,6 +118,7 @@ class VectorIndexContract:
         assert len(documents) == 1
         assert repository.chunk_hits([(self.chunk_ids(repository, info, "b")[0], 1.0)])
         assert len(index.ids(info, "document")) == 3
+        assert (index.count(info), index.count(info, "document")) == (5, 3)
 
     def test_l2_scores_are_negative_squared_distances(self, repository, opened):
         index = opened()
