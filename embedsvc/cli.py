@@ -13,6 +13,7 @@ import typer
 from embedsvc.config import Settings
 from embedsvc.errors import EmbedsvcError, InvalidArgument
 from embedsvc.ports import Encoder
+from embedsvc.types import Backup
 
 app = typer.Typer(help="Embedding and retrieval service for long documents and source code.",
                   no_args_is_help=True)
@@ -76,6 +77,9 @@ def serve(
     models: Annotated[list[str] | None, typer.Option(
         "--models", help="More models, NAME=DIR_OR_PACKAGE, repeatable [env EMBEDSVC_MODELS]"
     )] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics on this port [env EMBEDSVC_METRICS_PORT]"
+    )] = None,
 ) -> None:
     """Start the gRPC server; SIGTERM drains requests and saves indexes."""
     _logging()
@@ -89,7 +93,7 @@ def serve(
         named = {name: spec for name, _, spec in pairs}
     settings = _settings(
         data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
-        api_key=api_key, models=named,
+        api_key=api_key, models=named, metrics_port=metrics_port,
     )
     try:
         server = Server(settings)
@@ -138,6 +142,84 @@ def reindex(
     except EmbedsvcError as error:
         _fail(error)
     typer.echo(f"collection {collection}: {size} vectors indexed")
+
+
+@app.command()
+def backup(
+    directory: Annotated[Path, typer.Argument(help="New or empty folder for the snapshot")],
+    server: Annotated[str | None, typer.Option(
+        help="HOST:PORT of the running server that owns the store (DIR is on its machine)"
+    )] = None,
+    api_key: Annotated[str, typer.Option(envvar="EMBEDSVC_API_KEY", help="API key for --server")]
+    = "",
+    data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout")] = False,
+) -> None:
+    """A consistent snapshot of a store (SQL and vector index at the same generation): of a
+    running server with --server, else of the data dir itself."""
+    _logging()
+    directory = directory.absolute()
+    try:
+        if server:
+            from embedsvc.client import Client
+
+            with Client(server, api_key=api_key, timeout=3600) as client:
+                taken = client.backup(str(directory))
+        else:
+            taken = _embedded_backup(directory, data_dir, database_url)
+    except EmbedsvcError as error:
+        _fail(error)
+    _report_backup(taken, as_json)
+
+
+def _embedded_backup(
+    directory: Path, data_dir: Path | None, database_url: str | None
+) -> Backup:
+    from embedsvc.services.backup import take_backup
+    from embedsvc.services.collections import CollectionLocks
+    from embedsvc.storage import open_storage
+    from embedsvc.storage.lock import BACKUP_HINT
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    if not settings.data_dir.exists() and not settings.database_url:
+        _fail(InvalidArgument(f"no data dir at {settings.data_dir}; give --data-dir"))
+    storage = open_storage(settings, BACKUP_HINT)
+    try:
+        return take_backup(storage, CollectionLocks(), directory)
+    finally:
+        storage.close()
+
+
+@app.command()
+def restore(
+    directory: Annotated[Path, typer.Argument(help="A folder written by `embedsvc backup`")],
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only on stdout")] = False,
+) -> None:
+    """Copy a backup into a new (or empty) data dir; a server started on it serves at once."""
+    _logging()
+    from embedsvc.services.backup import restore as restore_backup
+
+    settings = _settings(data_dir=data_dir)
+    try:
+        restored = restore_backup(directory, settings.data_dir)
+    except EmbedsvcError as error:
+        _fail(error)
+    _report_backup(restored, as_json)
+
+
+def _report_backup(backup: Backup, as_json: bool) -> None:
+    if as_json:
+        import dataclasses
+
+        sys.stdout.write(json.dumps(dataclasses.asdict(backup)) + "\n")
+        return
+    for item in backup.collections:
+        typer.echo(f"{item.name}: {item.documents} documents, {item.chunks} chunks "
+                   f"(generation {item.generation})", err=True)
+    if backup.note:
+        typer.echo(f"note: {backup.note}", err=True)
+    typer.echo(f"{backup.database} store in {backup.directory}", err=True)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from embedsvc import convert
 from embedsvc.errors import EmbedsvcError, error_class
 from embedsvc.paging import all_pages
 from embedsvc.types import (
+    Backup,
     ChunkResult,
     CollectionInfo,
     DeleteResult,
@@ -35,6 +36,8 @@ from embedsvc.types import (
     conditions_of,
 )
 from embedsvc.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     chunking_pb2,
     chunking_pb2_grpc,
     embedding_pb2,
@@ -134,6 +137,7 @@ class Client:
         self.index = index_pb2_grpc.IndexServiceStub(self.channel)
         self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
         self.chunking = chunking_pb2_grpc.ChunkingServiceStub(self.channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Client:
@@ -316,6 +320,15 @@ class Client:
         return convert.deleted_in(self._call(
             self.index.DeleteDocuments,
             index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
+        ))
+
+    # -- operations --------------------------------------------------------------------
+
+    def backup(self, directory: str) -> Backup:
+        """A consistent snapshot of the server's store, written to ``directory`` on the
+        server's machine (absolute, new or empty)."""
+        return convert.backup_in(self._call(
+            self.admin.Backup, admin_pb2.BackupRequest(directory=directory)
         ))
 
     # -- search ------------------------------------------------------------------------

@@ -11,9 +11,11 @@ from google.protobuf import json_format, struct_pb2
 
 from embedsvc.errors import InvalidArgument
 from embedsvc.types import (
+    Backup,
     Chunk,
     ChunkResult,
     CollectionInfo,
+    CollectionSnapshot,
     Condition,
     DeleteResult,
     DocumentInput,
@@ -32,6 +34,7 @@ from embedsvc.types import (
     UpsertResult,
 )
 from embedsvc.v1 import (
+    admin_pb2,
     chunking_pb2,
     embedding_pb2,
     index_pb2,
@@ -333,6 +336,26 @@ def info_out(info: ServerInfo) -> embedding_pb2.InfoResponse:
             )
             for m in info.models
         ],
+    )
+
+
+def backup_out(backup: Backup) -> admin_pb2.BackupResponse:
+    return admin_pb2.BackupResponse(
+        directory=backup.directory, database=backup.database, note=backup.note,
+        collections=[
+            admin_pb2.CollectionSnapshot(name=c.name, generation=c.generation,
+                                         documents=c.documents, chunks=c.chunks)
+            for c in backup.collections
+        ],
+    )
+
+
+def backup_in(message: admin_pb2.BackupResponse) -> Backup:
+    return Backup(
+        message.directory,
+        [CollectionSnapshot(c.name, c.generation, c.documents, c.chunks)
+         for c in message.collections],
+        message.database, message.note,
     )
 
 

@@ -8,18 +8,21 @@ so every entry point validates alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from embedsvc.config import Settings
 from embedsvc.encoding.registry import ModelRegistry
 from embedsvc.paging import all_pages
 from embedsvc.ports import Encoder, Models
+from embedsvc.services.backup import take_backup
 from embedsvc.services.collections import CollectionLocks, Collections
 from embedsvc.services.documents import Documents
 from embedsvc.services.embedding import Embedding
 from embedsvc.services.search import Searcher
 from embedsvc.storage import open_storage
 from embedsvc.types import (
+    Backup,
     ChunkResult,
     CollectionInfo,
     DeleteResult,
@@ -51,9 +54,9 @@ class Core:
         except BaseException:
             self.models.close()
             raise
-        locks = CollectionLocks()
-        self.collections = Collections(self.models, self.storage, locks)
-        self.documents = Documents(settings, self.collections, self.storage, locks)
+        self.locks = CollectionLocks()
+        self.collections = Collections(self.models, self.storage, self.locks)
+        self.documents = Documents(settings, self.collections, self.storage, self.locks)
         self.searcher = Searcher(settings, self.collections, self.storage)
         self.embedding = Embedding(settings, self.models)
 
@@ -66,6 +69,10 @@ class Core:
     def flush(self) -> None:
         """Save the vector index changes made since the last save."""
         self.storage.vectors.flush()
+
+    def backup(self, directory: Path) -> Backup:
+        """A consistent snapshot of the store in ``directory`` (see services.backup)."""
+        return take_backup(self.storage, self.locks, directory)
 
     # -- models ------------------------------------------------------------------------
 

@@ -370,6 +370,25 @@ class Page(Generic[T]):
     next_page_token: str = ""
 
 
+# -- backups --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectionSnapshot:
+    name: str
+    generation: int  # the SQL generation its saved vector index reflects
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Backup:
+    directory: str
+    collections: list[CollectionSnapshot]
+    database: str  # "sqlite" (copied into the backup) or "postgresql" (see note)
+    note: str = ""
+
+
 # -- what a committed write changes in the vector index ---------------------------------------
 
 

@@ -121,3 +121,63 @@ def assert_saved_index_matches_sql(database_url: str, data: Path, documents: int
     assert len(sql_documents) == documents
     state = (directory / "state.json").read_text()
     assert f'"generation": {collection.generation}' in state
+
+
+# (fault point, the call the server is killed in, documents of "big" afterwards or None = gone)
+DELETES = [
+    ("delete.committed", "delete_documents", SETUP_DOCUMENTS - 8),
+    ("collection.deleted", "delete_collection", None),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "call", "remaining"), DELETES,
+                         ids=[point for point, *_ in DELETES])
+def test_sigkill_in_a_delete_then_restart_is_consistent(
+    server_factory, database_url, tmp_path, encoder, point, call, remaining
+):
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, database_url=database_url)
+    setup = Core(settings, encoder)
+    setup.create_collection("big", max_chunk_tokens=48)
+    setup.create_collection("other")
+    setup.upsert("other", [DocumentInput("keep", "A document in another collection.")])
+    for batch in range(3):
+        setup.upsert("big", [DocumentInput(**document(batch * 8 + i)) for i in range(8)])
+    big_id = setup.get_collection("big").id
+    setup.close()
+
+    marker = tmp_path / "paused"
+    faulty = server_factory(
+        data, database_url, EMBEDSVC_FAULT_PAUSE=point, EMBEDSVC_FAULT_FILE=str(marker)
+    ).start()
+    with faulty.client(timeout=300) as client:
+        if call == "delete_documents":
+            request = index_pb2.DeleteDocumentsRequest(
+                collection="big", ids=[f"doc-{n:04d}" for n in range(8)])
+            in_flight = client.index.DeleteDocuments.future(request, timeout=300)
+        else:
+            in_flight = client.index.DeleteCollection.future(
+                index_pb2.DeleteCollectionRequest(name="big"), timeout=300)
+        wait_paused(faulty, marker)
+        faulty.stop(signal.SIGKILL)
+        with pytest.raises(grpc.RpcError):
+            in_flight.result()
+
+    restarted = Core(settings, encoder)
+    try:
+        names = [info.name for info in restarted.all_collections()]
+        assert restarted.search("other", "another collection", k=1)[0].document_id == "keep"
+        if remaining is None:
+            assert names == ["other"]
+            assert not (data / "indexes" / str(big_id)).exists()
+            return
+        info = restarted.get_collection("big")
+        assert info.document_count == remaining
+        sql = set(restarted.storage.repository.ids(info, "chunk").tolist())
+        assert set(restarted.storage.vectors.ids(info).tolist()) == sql
+        assert len(restarted.storage.vectors.ids(info, "document")) == remaining
+        hits = restarted.search("big", document(3)["text"], k=5)
+        assert all(hit.document_id >= "doc-0008" for hit in hits)
+    finally:
+        restarted.close()

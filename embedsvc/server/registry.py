@@ -4,11 +4,12 @@ plus one line here; health, reflection and the server pick it up from this list.
 from __future__ import annotations
 
 from embedsvc.server.rpc import ServiceSpec
-from embedsvc.server.servicers import chunking, embedding, index, search
+from embedsvc.server.servicers import admin, chunking, embedding, index, search
 
 SERVICES: list[ServiceSpec] = [
     embedding.SERVICE,
     index.SERVICE,
     search.SERVICE,
     chunking.SERVICE,
+    admin.SERVICE,
 ]

@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from embedsvc.errors import FailedPrecondition, InvalidArgument
+from embedsvc.faults import fault_point
 from embedsvc.paging import after_id, page_of, page_size
 from embedsvc.ports import Encoder, Models
 from embedsvc.storage import Storage
@@ -116,6 +117,7 @@ class Collections:
         info = self.storage.repository.get_collection(name)
         with self.locks(info):
             self.storage.repository.delete_collection(info)
+            fault_point("collection.deleted")
             self.storage.vectors.drop(info)
 
     def reindex(self, name: str) -> int:

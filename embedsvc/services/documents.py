@@ -238,6 +238,7 @@ class Documents:
         info, _ = self.collections.open(collection)
         with self.locks(info):
             result, changes = self.storage.repository.delete_documents(info, ids)
+            fault_point("delete.committed")
             self.storage.vectors.apply(info, changes)
         return result
 

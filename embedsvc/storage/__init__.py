@@ -53,7 +53,9 @@ def open_storage(settings: Settings, hint: str = SERVER_HINT) -> Storage:
     repository, lock = open_sql(settings, hint)
     try:
         vectors = open_vector_index(settings, repository)
-        for info in repository.list_collections():
+        collections = repository.list_collections()
+        vectors.retain(collections)
+        for info in collections:
             vectors.sync(info)
     except BaseException:
         repository.close()

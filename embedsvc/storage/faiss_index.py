@@ -233,6 +233,24 @@ class FaissVectorIndex:
     def count(self, info: CollectionInfo, level: Level = "chunk") -> int:
         return len(self._get(info).space(level))
 
+    def export(self, info: CollectionInfo, directory: Path) -> int:
+        """Save the collection, copy its files into ``directory``; returns their generation."""
+        indexes = self._get(info)
+        source = self._directory(info)
+        indexes.save(source)
+        target = directory / "indexes" / str(info.id)
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.tmp"))
+        return indexes.generation
+
+    def retain(self, collections: Sequence[CollectionInfo]) -> None:
+        """Delete the files of collections that no longer exist (a crash in a delete)."""
+        keep = {str(info.id) for info in collections}
+        root = self.data_dir / "indexes"
+        for directory in root.iterdir() if root.is_dir() else ():
+            if directory.is_dir() and directory.name not in keep:
+                log.warning("removing the index files of deleted collection %s", directory.name)
+                shutil.rmtree(directory, ignore_errors=True)
+
     def drop(self, info: CollectionInfo) -> None:
         with self._lock:
             self._collections.pop(info.id, None)

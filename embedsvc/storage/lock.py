@@ -10,6 +10,7 @@ from embedsvc.errors import DataDirLocked
 
 SERVER_HINT = "stop it, or send your requests to it with --server HOST:PORT"
 MAINTENANCE_HINT = "stop it first: this command needs the store to itself"
+BACKUP_HINT = "back it up through it: embedsvc backup DIR --server HOST:PORT"
 
 
 class DataDirLock:

@@ -186,6 +186,24 @@ class VectorIndexContract:
         assert sorted(reopened.ids(info).tolist()) == sorted(index.ids(info).tolist())
         assert reopened.search(info, basis(3), 1) == index.search(info, basis(3), 1)
 
+    def test_what_belongs_to_no_collection_is_forgotten(self, repository, opened):
+        index = opened()
+        gone = self.collection(repository, index, name="gone")
+        kept = self.collection(repository, index, name="kept")
+        self.write(repository, index, gone, prepared("a", [basis(0)]))
+        self.write(repository, index, kept, prepared("b", [basis(1)]))
+        index.flush()
+        repository.delete_collection(gone)  # a crash before the index heard of it
+        reopened = opened()
+        reopened.retain([kept])
+        reopened.sync(kept)
+        assert len(reopened.ids(kept)) == 1
+        self.assert_forgotten(reopened, gone)
+
+    def assert_forgotten(self, index: VectorIndex, info: CollectionInfo) -> None:
+        """Backends check that nothing of ``info`` is kept any more."""
+        raise NotImplementedError
+
     def test_rebuild_and_drop(self, repository, opened):
         index = opened()
         info = self.collection(repository, index)

@@ -8,11 +8,13 @@ commit and the mirror costs a repair from here (`ids`, `vectors`), never a wrong
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -109,6 +111,25 @@ class SqlRepository:
             time.sleep(0.2)
         connection.commit()
         self._claim = connection
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def copy_to(self, path: Path) -> bool:
+        """An online, consistent copy of a SQLite database at ``path`` (the backup API); False
+        for other databases, which are backed up with their own tools (pg_dump)."""
+        if self.dialect != "sqlite":
+            return False
+        with translated_errors(), self._write_lock:
+            source = self.engine.raw_connection()
+            target = sqlite3.connect(path)
+            try:
+                source.driver_connection.backup(target)
+            finally:
+                target.close()
+                source.close()
+        return True
 
     def ping(self) -> bool:
         """Whether the database answers now."""
