@@ -19,6 +19,8 @@ from embedsvc.errors import EmbedsvcError, InvalidArgument
 
 log = logging.getLogger(__name__)
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+# Status messages travel in trailing metadata; gRPC refuses the whole response past 16 KiB.
+MAX_MESSAGE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,22 @@ class ServiceSpec:
     make: Callable[[Any], Any]
 
 
+def bounded(message: str) -> str:
+    """A message short enough for gRPC's trailing metadata (16 KiB), whatever it quotes."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 20] + f"... ({len(message)} characters)"
+
+
 def bad_request(error: InvalidArgument) -> grpc.Status:
     """INVALID_ARGUMENT with a google.rpc.BadRequest naming the field, when the error knows it."""
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(error))
+    message = bounded(str(error))
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message)
     if error.field:
         detail = any_pb2.Any()
         detail.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=error.field,
-                                                        description=str(error)),
+            error_details_pb2.BadRequest.FieldViolation(field=bounded(error.field),
+                                                        description=message),
         ]))
         status.details.append(detail)
     return rpc_status.to_status(status)
@@ -61,7 +71,7 @@ def rpc(method: Handler) -> Handler:
         except InvalidArgument as error:
             context.abort_with_status(bad_request(error))
         except EmbedsvcError as error:
-            context.abort(getattr(grpc.StatusCode, error.status), str(error))
+            context.abort(getattr(grpc.StatusCode, error.status), bounded(str(error)))
         except Exception:
             log.exception("%s failed", method.__name__)
             context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed; see server log")

@@ -12,11 +12,17 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session
 
 from embedsvc import deadlines
-from embedsvc.errors import DeadlineExceeded, Unavailable
+from embedsvc.errors import DeadlineExceeded, InvalidArgument, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped in the package
 
@@ -45,15 +51,25 @@ def translated_errors() -> Iterator[None]:
     DEADLINE_EXCEEDED, an unreachable or busy database UNAVAILABLE (retry with backoff)."""
     try:
         yield
+    except DataError as error:  # e.g. NUL in a text value on PostgreSQL, in a lookup too
+        raise InvalidArgument(
+            f"a value in the request cannot be stored or compared by the database "
+            f"({_reason(error)}); remove NUL characters and keep values within their limits"
+        ) from None
     except OperationalError as error:
         if _cancelled(error):
             raise DeadlineExceeded(
                 "the deadline passed while the database was answering; give the call more time"
             ) from None
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
-        raise Unavailable(f"the database is unavailable ({reason}); retry with backoff") from None
+        raise Unavailable(
+            f"the database is unavailable ({_reason(error)}); retry with backoff"
+        ) from None
     except (InterfaceError, DisconnectionError) as error:
         raise Unavailable(f"the database connection failed ({error}); retry with backoff") from None
+
+
+def _reason(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
 
 
 def _cancelled(error: OperationalError) -> bool:
