@@ -9,11 +9,9 @@ must still be SERVING with its kept document intact.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -23,24 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the request strategies live with the tests
 
 from _metrics import markdown_table, write_results  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from _postgres import postgres_database  # noqa: E402
 
-from tests.conftest import POSTGRES_ADMIN_URL, ServerProcess  # noqa: E402
+from tests.conftest import ServerProcess  # noqa: E402
 from tests.fuzz_requests import FAILURES, KEPT, REQUESTS, sendable, sender  # noqa: E402
-
-
-@contextlib.contextmanager
-def postgres_database():
-    name = f"embedsvc_fuzz_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def fuzz_method(send, store: str, method: str, examples: int, counts: Counter) -> int:

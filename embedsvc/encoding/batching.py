@@ -8,8 +8,9 @@ costs what the padding makes it cost, not what the texts hold. Texts of callers 
 ran out of time are dropped before they reach the model.
 
 Interactive requests (a query someone waits on) are served before bulk ones (documents being
-indexed): between two passes of bulk work the worker serves any interactive request queued
-meanwhile, so a search waits for at most one pass of an upsert, never for all of it.
+indexed): between two passes of bulk work the worker serves the interactive requests queued
+meanwhile (one window of them), so a search waits for at most one pass of an upsert, never for
+all of it, and a stream of searches cannot starve an upsert either.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Batcher:
         self.max_queue_texts = max_queue_texts
         self._queue: deque[_Request] = deque()
         self._pending_texts = 0  # texts accepted and not yet finished, queued or in the worker
+        self._served_interactive = False  # what the last window was, to alternate with bulk
         self._closed = False
         self._cond = threading.Condition()
         self._worker = threading.Thread(target=self._run, name="embed-batcher", daemon=True)
@@ -164,7 +166,13 @@ class Batcher:
                 if self._closed:
                     return None
                 self._cond.wait()
-            return self._pop_window(max(request.priority for request in self._queue))
+            priorities = {request.priority for request in self._queue}
+            if len(priorities) > 1 and self._served_interactive:
+                priority = BULK  # bulk work waiting behind a stream of queries goes next
+            else:
+                priority = max(priorities)
+            self._served_interactive = priority == INTERACTIVE
+            return self._pop_window(priority)
 
     def _take_interactive(self) -> list[_Request] | None:
         with self._cond:
@@ -185,7 +193,9 @@ class Batcher:
         items.sort(key=lambda item: item.tokens, reverse=True)
         bulk = window[0].priority < INTERACTIVE
         while items:
-            while bulk and (urgent := self._take_interactive()) is not None:
+            # Interactive work queued meanwhile goes first, one window per bulk pass, so
+            # neither waits long: a query for one pass, an upsert for every other one.
+            if bulk and (urgent := self._take_interactive()) is not None:
                 self._process(urgent)
             live = {request for request in {item.request for item in items} if self._keep(request)}
             items = [item for item in items if item.request in live]
