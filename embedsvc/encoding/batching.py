@@ -167,10 +167,9 @@ class Batcher:
                     return None
                 self._cond.wait()
             priorities = {request.priority for request in self._queue}
-            if len(priorities) > 1 and self._served_interactive:
-                priority = BULK  # bulk work waiting behind a stream of queries goes next
-            else:
-                priority = max(priorities)
+            # Bulk work waiting behind a stream of queries goes next.
+            alternate = len(priorities) > 1 and self._served_interactive
+            priority = BULK if alternate else max(priorities)
             self._served_interactive = priority == INTERACTIVE
             return self._pop_window(priority)
 
