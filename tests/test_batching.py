@@ -239,3 +239,39 @@ def test_a_query_arriving_mid_upsert_goes_before_its_remaining_passes(make_batch
     bulk.result(TIMEOUT)
     calls = [texts for texts, _ in fake.calls]
     assert len(calls) == 4 and calls[1] == ["query"]
+
+
+class SteppedEncoder:
+    """Each forward pass waits for a permit; passes are recorded in the order they start."""
+
+    def __init__(self) -> None:
+        self.permits = threading.Semaphore(0)
+        self.started: list[list[str]] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, texts: list[str], group: object) -> np.ndarray:
+        with self.changed:
+            self.started.append(list(texts))
+            self.changed.notify_all()
+        assert self.permits.acquire(timeout=TIMEOUT)
+        return np.ones((len(texts), 1), dtype=np.float32)
+
+    def wait_started(self, count: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.started) >= count, TIMEOUT)
+
+
+def test_a_stream_of_queries_does_not_starve_bulk_work(make_batcher):
+    stepped = SteppedEncoder()
+    batcher = make_batcher(stepped)
+    hold = batcher.submit(["hold"], [4], "p", priority=BULK)
+    stepped.wait_started(1)
+    bulk = batcher.submit(["bulk"], [4], "p", priority=BULK)
+    first = batcher.submit(["query 1"], [4], "p", priority=INTERACTIVE)
+    stepped.permits.release()  # "hold" ends; the queued query goes first
+    stepped.wait_started(2)
+    second = batcher.submit(["query 2"], [4], "p", priority=INTERACTIVE)  # more keep coming
+    stepped.permits.release(3)
+    for future in (hold, bulk, first, second):
+        future.result(TIMEOUT)
+    assert stepped.started == [["hold"], ["query 1"], ["bulk"], ["query 2"]]
