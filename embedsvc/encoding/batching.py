@@ -192,16 +192,17 @@ class Batcher:
         items.sort(key=lambda item: item.tokens, reverse=True)
         bulk = window[0].priority < INTERACTIVE
         while items:
-            # Interactive work queued meanwhile goes first, one window per bulk pass, so
-            # neither waits long: a query for one pass, an upsert for every other one.
-            if bulk and (urgent := self._take_interactive()) is not None:
-                self._process(urgent)
             live = {request for request in {item.request for item in items} if self._keep(request)}
             items = [item for item in items if item.request in live]
             batch = self._cut_batch(items)
             items = items[len(batch):]
             if batch:
                 self._encode_batch(batch)
+            # Between two bulk passes, interactive work queued meanwhile goes first (one
+            # window of it), so neither waits long: a query for one pass, an upsert for every
+            # other one.
+            if bulk and items and (urgent := self._take_interactive()) is not None:
+                self._process(urgent)
 
     def _cut_batch(self, items: list[_Item]) -> list[_Item]:
         """Leading items (longest first) whose padded cost fits the budget; at least one."""
