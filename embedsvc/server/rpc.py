@@ -1,4 +1,5 @@
-"""What every servicer method shares: error mapping to status codes, and the client deadline."""
+"""What every servicer method shares: error mapping to status codes, the client deadline and
+cancellation."""
 
 from __future__ import annotations
 
@@ -54,10 +55,24 @@ def bad_request(error: InvalidArgument) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
+NO_DEADLINE_S = 10**7  # gRPC reports a call without a deadline as one in the far future
+
+
 def deadline(context: grpc.ServicerContext) -> float | None:
     """The client's deadline on the monotonic clock, or None without one."""
     remaining = context.time_remaining()
-    return None if remaining is None else time.monotonic() + remaining
+    if remaining is None or remaining > NO_DEADLINE_S:
+        return None
+    return time.monotonic() + remaining
+
+
+def cancellation(context: grpc.ServicerContext) -> deadlines.Cancellation:
+    """Set when the call ends. Work below unregisters before a normal answer is sent, so it
+    stops only the work of a caller that went away (a closed channel, a cancelled call)."""
+    cancel = deadlines.Cancellation()
+    if not context.add_callback(cancel.cancel):  # the call has ended already
+        cancel.cancel()
+    return cancel
 
 
 def rpc(method: Handler) -> Handler:
@@ -66,7 +81,7 @@ def rpc(method: Handler) -> Handler:
     @functools.wraps(method)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            with deadlines.scoped(deadline(context)):
+            with deadlines.scoped(deadline(context), cancellation(context)):
                 return method(self, request, context)
         except InvalidArgument as error:
             context.abort_with_status(bad_request(error))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +22,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from embedsvc import deadlines
-from embedsvc.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from embedsvc.errors import Cancelled, DeadlineExceeded, InvalidArgument, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped in the package
 
@@ -57,6 +57,8 @@ def translated_errors() -> Iterator[None]:
             f"({_reason(error)}); remove NUL characters and keep values within their limits"
         ) from None
     except OperationalError as error:
+        if _cancelled(error) and _caller_gone():
+            raise Cancelled("the caller went away; the database stopped answering") from None
         if _cancelled(error):
             raise DeadlineExceeded(
                 "the deadline passed while the database was answering; give the call more time"
@@ -72,6 +74,11 @@ def _reason(error: DBAPIError) -> str:
     return str(error.orig).strip().splitlines()[0] if error.orig else "unknown"
 
 
+def _caller_gone() -> bool:
+    cancellation = deadlines.cancellation()
+    return cancellation is not None and cancellation.cancelled
+
+
 def _cancelled(error: OperationalError) -> bool:
     """PostgreSQL's statement timeout (SQLSTATE 57014) or SQLite's progress-handler abort."""
     return getattr(error.orig, "sqlstate", None) == "57014" or "interrupted" in str(error.orig)
@@ -79,25 +86,41 @@ def _cancelled(error: OperationalError) -> bool:
 
 @contextmanager
 def bounded_by_deadline(session: Session) -> Iterator[None]:
-    """Stop this session's statements once the current request's deadline passes."""
+    """Stop this session's statements once the current request's deadline passes or its caller
+    goes away (PostgreSQL: a statement timeout and a cancel request; SQLite: a progress
+    handler), so a query nobody waits for does not hold the database."""
     left = deadlines.remaining()
-    if left is None:
+    cancellation = deadlines.cancellation()
+    if left is None and cancellation is None:
         yield
         return
-    if left <= 0:
+    if left is not None and left <= 0:
         raise DeadlineExceeded("the deadline passed before the database was asked")
+    if cancellation is not None and cancellation.cancelled:
+        raise Cancelled("the caller went away before the database was asked")
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
-        yield
-        return
     raw = connection.connection.dbapi_connection
-    ends = time.monotonic() + left
-    raw.set_progress_handler(lambda: int(time.monotonic() > ends), 10_000)
+    if connection.dialect.name == "postgresql":
+        if left is not None:
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(left * 1000))}")
+        with _stopped_by(cancellation, raw.cancel_safe):
+            yield
+        return
+    ends = None if left is None else time.monotonic() + left
+
+    def interrupt() -> int:
+        passed = ends is not None and time.monotonic() > ends
+        return int(passed or (cancellation is not None and cancellation.cancelled))
+
+    raw.set_progress_handler(interrupt, 10_000)
     try:
         yield
     finally:
         raw.set_progress_handler(None, 0)
+
+
+def _stopped_by(cancellation: deadlines.Cancellation | None, stop) -> AbstractContextManager:
+    return nullcontext() if cancellation is None else cancellation.stopping_with(stop)
 
 
 def _alembic_config() -> Config:
