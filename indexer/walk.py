@@ -12,7 +12,7 @@ from pathspec import GitIgnoreSpec
 
 from embedsvc.chunking.languages import language_for_path
 
-ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__"})
 BINARY_SNIFF_BYTES = 8192
 
 
@@ -96,9 +96,17 @@ def walk(
             doc_id = path.relative_to(base).as_posix()
             if include and not any(fnmatch.fnmatch(doc_id, glob) for glob in include):
                 continue
-            if any(fnmatch.fnmatch(doc_id, glob) for glob in exclude):
+            if any(_excluded(doc_id, glob) for glob in exclude):
                 continue
             yield read_source(path, doc_id, max_bytes)
+
+
+def _excluded(doc_id: str, glob: str) -> bool:
+    """A glob with a slash matches the whole id; one without, like a .gitignore line, also
+    any single part of it (``--exclude vendor`` skips every ``vendor`` folder)."""
+    if fnmatch.fnmatch(doc_id, glob):
+        return True
+    return "/" not in glob and any(fnmatch.fnmatch(part, glob) for part in doc_id.split("/"))
 
 
 def _files_under(root: Path, skipped: frozenset[Path]) -> Iterator[Path]:

@@ -294,3 +294,21 @@ def test_a_remote_run_survives_a_server_restart(tmp_path: Path, server_factory):
         stored = [doc.id for doc in client.document_summaries("code")]
         assert sorted(stored) == sorted(p.name for p in repo.glob("*.py"))
         assert client.get_collection("code").document_count == 20
+
+
+def test_excludes_match_folders_by_name_and_bytecode_is_never_walked(tmp_path: Path):
+    from indexer.walk import SourceFile, walk
+
+    for name in ("src/a.py", "src/vendor/b.py", "vendor/c.py", "src/__pycache__/a.py",
+                 "docs/vendor.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+
+    def ids(*exclude: str) -> list[str]:
+        found = walk([tmp_path], exclude=exclude, base=tmp_path)
+        return [f.doc_id for f in found if isinstance(f, SourceFile)]
+
+    assert ids() == ["docs/vendor.md", "src/a.py", "src/vendor/b.py", "vendor/c.py"]
+    assert ids("vendor") == ["docs/vendor.md", "src/a.py"]
+    assert ids("src/*") == ["docs/vendor.md", "vendor/c.py"]
+    assert ids("*.md") == ["src/a.py", "src/vendor/b.py", "vendor/c.py"]
