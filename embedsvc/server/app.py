@@ -43,7 +43,6 @@ class Server:
         self.health = health.HealthServicer()
         self._set_health(NOT_SERVING)
         self.core = core or Core(settings)
-        self.core.info()  # load the default model now: SERVING means ready to embed
         self.admission = Admission(settings.max_concurrent_rpcs)
         if settings.otlp_endpoint:
             tracing.configure(tracing.otlp_provider(settings.otlp_endpoint))
@@ -68,7 +67,9 @@ class Server:
         reflection.enable_server_reflection(
             [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], self.grpc
         )
+        # Bind before loading the model, so a taken port fails at once, not after the load.
         self.port = self._listen(f"{settings.host}:{settings.port}")
+        self.core.info()  # load the default model now: SERVING means ready to embed
         self._stopped = threading.Event()
         self._database_up = True
         self.metrics: Exposition | None = None
