@@ -18,6 +18,8 @@ from embedsvc import convert
 from embedsvc.errors import EmbedsvcError, error_class
 from embedsvc.paging import all_pages
 from embedsvc.types import (
+    LEVELS,
+    MODES,
     Backup,
     ChunkResult,
     CollectionInfo,
@@ -33,6 +35,7 @@ from embedsvc.types import (
     StoredDocument,
     UpsertResult,
     Where,
+    choice,
     conditions_of,
 )
 from embedsvc.v1 import (
@@ -335,14 +338,17 @@ class Client:
 
     def search(
         self, collection: str, query: str, k: int = 10, where: Where = None,
-        level: str = "chunk", query_profile: ProfileOverrides | None = None,
+        level: str = "chunk", query_profile: ProfileOverrides | None = None, mode: str = "",
     ) -> list[Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
-        equalities that must all hold; ``query_profile`` may trade layers, tempscale or
+        conditions that must all hold (see `embedsvc.filters`); ``mode`` is dense, lexical or
+        hybrid ("" = the server's default); ``query_profile`` may trade layers, tempscale or
         precision for speed (never the width)."""
         request = search_pb2.SearchRequest(
             collection=collection, query=query, k=k,
             filter=convert.conditions_out(conditions_of(where)),
-            level=convert.LEVEL_ENUMS[level], query_profile=convert.overrides_out(query_profile),
+            level=convert.LEVEL_ENUMS[choice("level", level, LEVELS)],
+            query_profile=convert.overrides_out(query_profile),
+            mode=convert.MODE_ENUMS[choice("mode", mode, ("", *MODES))],
         )
         return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]

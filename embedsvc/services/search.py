@@ -1,21 +1,24 @@
 """Search: encode the query like the collection's chunks, find candidates in the vector index
-(filters applied there), score documents over all their chunks when asked, hydrate from SQL."""
+and/or the lexical index (filters applied in both), fuse them, score documents over all their
+chunks when asked, hydrate from SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from embedsvc import tracing
+from embedsvc import filters, tracing
 from embedsvc.aggregation import DEFAULT_METHOD, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
-from embedsvc.metadata import check_finite, check_key, is_scalar
+from embedsvc.fusion import DEFAULT_FUSION, Fusion, reciprocal_rank
+from embedsvc.lexical import query_terms
 from embedsvc.services.collections import Collections
 from embedsvc.storage import Storage
 from embedsvc.types import (
     LEVELS,
+    MODES,
     CollectionInfo,
     Condition,
     Hit,
@@ -26,8 +29,11 @@ from embedsvc.types import (
 )
 
 EVIDENCE_CHUNKS = 3
-# Every condition is a join in SQL; past a few dozen they only cost the database.
-MAX_CONDITIONS = 64
+# The mode measuring best over every dev set (bench/retrieval_quality.py, README).
+DEFAULT_MODE = "hybrid"
+# Candidates each list contributes before fusion or document scoring.
+MIN_POOL = 50
+DOCUMENT_DEPTH = 20  # documents each list contributes to a hybrid document ranking
 
 
 class Searcher:
@@ -40,13 +46,16 @@ class Searcher:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
+        mode: str = "",
     ) -> list[Hit]:
         """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document".
 
-        The query is encoded with the collection's profile, or a cheaper query profile of the
-        same width (fewer layers, another tempscale or precision), after its query prompt.
+        ``mode`` is dense, lexical or hybrid ("" = DEFAULT_MODE). The query is encoded with the
+        collection's profile, or a cheaper query profile of the same width (fewer layers,
+        another tempscale or precision), after its query prompt.
         """
         choice("level", level, LEVELS)
+        mode = choice("mode", mode or DEFAULT_MODE, MODES)
         if not query.strip():
             raise InvalidArgument("query is empty", "query")
         if len(query) > self.settings.max_query_chars:
@@ -58,36 +67,79 @@ class Searcher:
         if not 1 <= k <= max_k:
             raise InvalidArgument(f"k must be between 1 and {max_k}, got {k}", "k")
         conditions = conditions_of(where)
-        _validate(conditions)
+        filters.validate(conditions)
         info, encoder = self.collections.open(collection)
-        profile = encoder.profile(info.profile, **(query_profile or {}))
-        if not profile.query_compatible(info.profile, info.dimensions):
-            raise FailedPrecondition(
-                f"query profile has {profile.dimensions} dimensions but collection {collection!r} "
-                f"stores {info.dimensions}; a query may change layers, tempscale and precision, "
-                "not the width"
-            )
-        with tracing.span("search.encode"):
-            vector = encoder.encode(
-                [query], profile, normalize=info.metric == "cosine", is_active=is_active,
-                deadline=deadline, prompt=info.query_prompt, interactive=True,
-            )[0]
+        vector = None
+        if mode != "lexical":
+            profile = encoder.profile(info.profile, **(query_profile or {}))
+            if not profile.query_compatible(info.profile, info.dimensions):
+                raise FailedPrecondition(
+                    f"query profile has {profile.dimensions} dimensions but collection "
+                    f"{collection!r} stores {info.dimensions}; a query may change layers, "
+                    "tempscale and precision, not the width"
+                )
+            with tracing.span("search.encode"):
+                vector = encoder.encode(
+                    [query], profile, normalize=info.metric == "cosine", is_active=is_active,
+                    deadline=deadline, prompt=info.query_prompt, interactive=True,
+                )[0]
+        return self.rank(info, query, vector, k, level, mode, conditions)
+
+    def rank(
+        self, info: CollectionInfo, query: str, vector: np.ndarray | None, k: int,
+        level: str = "chunk", mode: str = DEFAULT_MODE, conditions: Sequence[Condition] = (),
+        fusion: Fusion = DEFAULT_FUSION,
+    ) -> list[Hit]:
+        """The ranking itself, from the query text and its vector (None in lexical mode)."""
+        terms = query_terms(query) if mode != "dense" else []
         if level == "document":
-            with tracing.span("search.documents", k=k):
-                return self._documents(info, vector, k, conditions)
-        with tracing.span("search.candidates", k=k, conditions=len(conditions)):
-            ranked = self.storage.vectors.search(info, vector, k, "chunk", conditions)
-        with tracing.span("search.hydrate", hits=len(ranked)):
-            return self.storage.repository.chunk_hits(ranked)
+            with tracing.span("search.documents", k=k, mode=mode):
+                return self._documents(info, terms, vector, k, mode, conditions, fusion)
+        with tracing.span("search.candidates", k=k, conditions=len(conditions), mode=mode):
+            pool = k if mode != "hybrid" else max(k, MIN_POOL)
+            dense = self._dense_chunks(info, vector, pool, mode, conditions)
+            lexical = self._lexical_chunks(info, terms, pool, mode, conditions)
+            if mode == "hybrid":
+                ranked = reciprocal_rank([i for i, _ in dense], [i for i, _ in lexical], fusion)
+            else:
+                ranked = dense or lexical
+        with tracing.span("search.hydrate", hits=min(k, len(ranked))):
+            return self.storage.repository.chunk_hits(ranked[:k])
+
+    def _dense_chunks(self, info, vector, pool, mode, conditions) -> list[tuple[int, float]]:
+        if mode == "lexical":
+            return []
+        return self.storage.vectors.search(info, vector, pool, "chunk", conditions)
+
+    def _lexical_chunks(self, info, terms, pool, mode, conditions) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return []
+        return self.storage.repository.lexical_chunks(info, terms, pool, conditions)
 
     def _documents(
-        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: list[Condition]
+        self, info: CollectionInfo, terms: list[str], vector: np.ndarray | None, k: int,
+        mode: str, conditions: Sequence[Condition], fusion: Fusion,
+    ) -> list[Hit]:
+        """Documents by their vectors and chunks (dense), by their best lexical chunks
+        (lexical), or both fused by rank (hybrid)."""
+        depth = max(k, DOCUMENT_DEPTH) if mode == "hybrid" else k
+        dense = self._dense_documents(info, vector, depth, conditions) if mode != "lexical" else []
+        lexical = self._lexical_documents(info, terms, depth, conditions) if mode != "dense" else []
+        if mode != "hybrid":
+            return (dense or lexical)[:k]
+        by_id = {hit.document_id: hit for hit in lexical} | {hit.document_id: hit for hit in dense}
+        fused = reciprocal_rank([h.document_id for h in dense], [h.document_id for h in lexical],
+                                fusion)
+        return [_rescored(by_id[document_id], score) for document_id, score in fused[:k]]
+
+    def _dense_documents(
+        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition]
     ) -> list[Hit]:
         """Candidates from the document vectors and from the best chunks, ranked by
         DEFAULT_METHOD over all their chunks: a long document is found by its best passage and
         by its whole."""
         vectors, repository = self.storage.vectors, self.storage.repository
-        pool = max(4 * k, 50)
+        pool = max(4 * k, MIN_POOL)
         by_document = vectors.search(info, query, pool, "document", conditions)
         by_chunk = vectors.search(info, query, pool, "chunk", conditions)
         candidates = {doc_id for doc_id, _ in by_document}
@@ -108,24 +160,25 @@ class Searcher:
             ))
         return hits
 
+    def _lexical_documents(
+        self, info: CollectionInfo, terms: list[str], k: int, conditions: Sequence[Condition]
+    ) -> list[Hit]:
+        """Documents ranked by their best lexical chunk among the top candidates."""
+        pool = max(4 * k, MIN_POOL)
+        ranked = self.storage.repository.lexical_chunks(info, terms, pool, conditions)
+        hits: dict[str, Hit] = {}
+        for hit in self.storage.repository.chunk_hits(ranked):
+            best = hits.get(hit.document_id)
+            if best is None:
+                hits[hit.document_id] = Hit(hit.document_id, hit.score, hit.chunk, hit.metadata,
+                                            [hit.chunk])
+            elif len(best.evidence) < EVIDENCE_CHUNKS:
+                best.evidence.append(hit.chunk)
+        return list(hits.values())[:k]
 
-def _validate(conditions: list[Condition]) -> None:
-    if len(conditions) > MAX_CONDITIONS:
-        raise InvalidArgument(
-            f"{len(conditions)} filter conditions, more than {MAX_CONDITIONS}; a filter on that "
-            "many keys belongs in a metadata value of its own", "filter.conditions",
-        )
-    for position, condition in enumerate(conditions):
-        where = f"filter.conditions[{position}]"
-        if not condition.key:
-            raise InvalidArgument(f"{where}: the condition has an empty key", f"{where}.key")
-        check_key(condition.key, where)
-        if not is_scalar(condition.equals):
-            raise InvalidArgument(
-                f"filter on {condition.key!r}: only string, number, bool or null values compare",
-                f"{where}.equals",
-            )
-        check_finite(condition.equals, f"{where}.equals")
+
+def _rescored(hit: Hit, score: float) -> Hit:
+    return Hit(hit.document_id, score, hit.chunk, hit.metadata, hit.evidence)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
