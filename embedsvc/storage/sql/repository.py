@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from embedsvc.errors import AlreadyExists, DataDirLocked, NotFound
+from embedsvc.faults import fault_point
 from embedsvc.lexical import chunk_terms
 from embedsvc.metadata import canonical_json, filterable_entries
 from embedsvc.storage.lock import SERVER_HINT
@@ -227,6 +228,7 @@ class SqlRepository:
             _lock_collection(session, info)
             results = [_write_document(session, info, doc, changes) for doc in documents]
             session.flush()
+            fault_point("upsert.writing")
             changes.generation = _bump_generation(session, info)
         return results, changes.build(info.dimensions)
 
