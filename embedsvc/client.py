@@ -339,10 +339,12 @@ class Client:
     def search(
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None, mode: str = "",
+        funnel_dims: int = 0,
     ) -> list[Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
         conditions that must all hold (see `embedsvc.filters`); ``mode`` is dense, lexical or
-        hybrid ("" = the server's default); ``query_profile`` may trade layers, tempscale or
+        hybrid ("" = the server's default); ``funnel_dims`` > 0 shortlists by that many leading
+        dims and re-scores at full width; ``query_profile`` may trade layers, tempscale or
         precision for speed (never the width)."""
         request = search_pb2.SearchRequest(
             collection=collection, query=query, k=k,
@@ -350,5 +352,6 @@ class Client:
             level=convert.LEVEL_ENUMS[choice("level", level, LEVELS)],
             query_profile=convert.overrides_out(query_profile),
             mode=convert.MODE_ENUMS[choice("mode", mode, ("", *MODES))],
+            funnel_dims=funnel_dims,
         )
         return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]

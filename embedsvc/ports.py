@@ -132,14 +132,16 @@ class VectorIndex(Protocol):
     SQL is the source of truth: `sync` makes a collection's vectors equal what the repository
     holds (after a crash, or for a collection another process wrote), `apply` mirrors one
     committed write. Filters arrive as conditions; the adapter decides how to apply them, and a
-    filtered search still returns k hits whenever k matching vectors exist.
+    filtered search still returns k hits whenever k matching vectors exist. ``funnel_dims``
+    (0 = off) asks for a Matryoshka funnel: a shortlist by the leading dims, re-scored at full
+    width; a backend without one may search exactly.
     """
 
     def sync(self, info: CollectionInfo) -> None: ...
     def apply(self, info: CollectionInfo, changes: IndexChanges) -> None: ...
     def search(
         self, info: CollectionInfo, query: np.ndarray, k: int, level: Level = "chunk",
-        conditions: Sequence[Condition] = (),
+        conditions: Sequence[Condition] = (), funnel_dims: int = 0,
     ) -> list[tuple[int, float]]: ...
     def ids(self, info: CollectionInfo, level: Level = "chunk") -> np.ndarray: ...
     def count(self, info: CollectionInfo, level: Level = "chunk") -> int: ...

@@ -105,3 +105,23 @@ def test_unknown_mode_is_refused(core):
     with pytest.raises(InvalidArgument) as error:
         core.search("mixed", "tea", mode="fuzzy")
     assert error.value.field == "mode"
+
+
+def test_funnel_shortlists_by_leading_dims_and_rescores_exactly(core):
+    exact = core.search("mixed", "felines napping at night", k=2, mode="dense")
+    for dims in (32, 128):
+        funnel = core.search("mixed", "felines napping at night", k=2, mode="dense",
+                             funnel_dims=dims)
+        # Four documents: the shortlist (10 x k) holds them all, so only exact scores remain.
+        assert [(h.chunk.id, pytest.approx(h.score, abs=1e-5)) for h in funnel] == [
+            (h.chunk.id, h.score) for h in exact]
+    core.upsert("mixed", [DocumentInput("dogs.txt", "Dogs nap after long walks at night.",
+                                        "", {"pet": True})])
+    after_write = core.search("mixed", "dogs napping", k=1, mode="dense", funnel_dims=64,
+                              where={"pet": True})
+    assert ids(after_write) == ["dogs.txt"]
+    documents = core.search("mixed", "rain in Hamburg", k=1, level="document", funnel_dims=64)
+    assert ids(documents) == ["rain.txt"]
+    with pytest.raises(InvalidArgument) as error:
+        core.search("mixed", "tea", funnel_dims=385)
+    assert error.value.field == "funnel_dims"

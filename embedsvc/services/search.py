@@ -46,11 +46,13 @@ class Searcher:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
-        mode: str = "",
+        mode: str = "", funnel_dims: int = 0,
     ) -> list[Hit]:
         """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document".
 
-        ``mode`` is dense, lexical or hybrid ("" = DEFAULT_MODE). The query is encoded with the
+        ``mode`` is dense, lexical or hybrid ("" = DEFAULT_MODE). ``funnel_dims`` (0 = off)
+        finds the dense candidates by a Matryoshka funnel: a shortlist by the leading dims,
+        re-scored at full width. The query is encoded with the
         collection's profile, or a cheaper query profile of the same width (fewer layers,
         another tempscale or precision), after its query prompt.
         """
@@ -69,6 +71,11 @@ class Searcher:
         conditions = conditions_of(where)
         filters.validate(conditions)
         info, encoder = self.collections.open(collection)
+        if not 0 <= funnel_dims <= info.dimensions:
+            raise InvalidArgument(
+                f"funnel_dims must be between 0 (off) and the collection's {info.dimensions} "
+                f"dimensions, got {funnel_dims}", "funnel_dims",
+            )
         vector = None
         if mode != "lexical":
             profile = encoder.profile(info.profile, **(query_profile or {}))
@@ -83,21 +90,23 @@ class Searcher:
                     [query], profile, normalize=info.metric == "cosine", is_active=is_active,
                     deadline=deadline, prompt=info.query_prompt, interactive=True,
                 )[0]
-        return self.rank(info, query, vector, k, level, mode, conditions)
+        return self.rank(info, query, vector, k, level, mode, conditions,
+                         funnel_dims=funnel_dims)
 
     def rank(
         self, info: CollectionInfo, query: str, vector: np.ndarray | None, k: int,
         level: str = "chunk", mode: str = DEFAULT_MODE, conditions: Sequence[Condition] = (),
-        fusion: Fusion = DEFAULT_FUSION,
+        fusion: Fusion = DEFAULT_FUSION, funnel_dims: int = 0,
     ) -> list[Hit]:
         """The ranking itself, from the query text and its vector (None in lexical mode)."""
         terms = query_terms(query) if mode != "dense" else []
         if level == "document":
             with tracing.span("search.documents", k=k, mode=mode):
-                return self._documents(info, terms, vector, k, mode, conditions, fusion)
+                return self._documents(info, terms, vector, k, mode, conditions, fusion,
+                                       funnel_dims)
         with tracing.span("search.candidates", k=k, conditions=len(conditions), mode=mode):
             pool = k if mode != "hybrid" else max(k, MIN_POOL)
-            dense = self._dense_chunks(info, vector, pool, mode, conditions)
+            dense = self._dense_chunks(info, vector, pool, mode, conditions, funnel_dims)
             lexical = self._lexical_chunks(info, terms, pool, mode, conditions)
             if mode == "hybrid":
                 ranked = reciprocal_rank([i for i, _ in dense], [i for i, _ in lexical], fusion)
@@ -106,10 +115,12 @@ class Searcher:
         with tracing.span("search.hydrate", hits=min(k, len(ranked))):
             return self.storage.repository.chunk_hits(ranked[:k])
 
-    def _dense_chunks(self, info, vector, pool, mode, conditions) -> list[tuple[int, float]]:
+    def _dense_chunks(
+        self, info, vector, pool, mode, conditions, funnel_dims=0
+    ) -> list[tuple[int, float]]:
         if mode == "lexical":
             return []
-        return self.storage.vectors.search(info, vector, pool, "chunk", conditions)
+        return self.storage.vectors.search(info, vector, pool, "chunk", conditions, funnel_dims)
 
     def _lexical_chunks(self, info, terms, pool, mode, conditions) -> list[tuple[int, float]]:
         if mode == "dense":
@@ -118,12 +129,13 @@ class Searcher:
 
     def _documents(
         self, info: CollectionInfo, terms: list[str], vector: np.ndarray | None, k: int,
-        mode: str, conditions: Sequence[Condition], fusion: Fusion,
+        mode: str, conditions: Sequence[Condition], fusion: Fusion, funnel_dims: int = 0,
     ) -> list[Hit]:
         """Documents by their vectors and chunks (dense), by their best lexical chunks
         (lexical), or both fused by rank (hybrid)."""
         depth = max(k, DOCUMENT_DEPTH) if mode == "hybrid" else k
-        dense = self._dense_documents(info, vector, depth, conditions) if mode != "lexical" else []
+        dense = (self._dense_documents(info, vector, depth, conditions, funnel_dims)
+                 if mode != "lexical" else [])
         lexical = self._lexical_documents(info, terms, depth, conditions) if mode != "dense" else []
         if mode != "hybrid":
             return (dense or lexical)[:k]
@@ -133,15 +145,16 @@ class Searcher:
         return [_rescored(by_id[document_id], score) for document_id, score in fused[:k]]
 
     def _dense_documents(
-        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition]
+        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition],
+        funnel_dims: int = 0,
     ) -> list[Hit]:
         """Candidates from the document vectors and from the best chunks, ranked by
         DEFAULT_METHOD over all their chunks: a long document is found by its best passage and
         by its whole."""
         vectors, repository = self.storage.vectors, self.storage.repository
         pool = max(4 * k, MIN_POOL)
-        by_document = vectors.search(info, query, pool, "document", conditions)
-        by_chunk = vectors.search(info, query, pool, "chunk", conditions)
+        by_document = vectors.search(info, query, pool, "document", conditions, funnel_dims)
+        by_chunk = vectors.search(info, query, pool, "chunk", conditions, funnel_dims)
         candidates = {doc_id for doc_id, _ in by_document}
         candidates |= repository.documents_of_chunks([chunk_id for chunk_id, _ in by_chunk])
         documents = repository.document_chunks(sorted(candidates), info.dimensions)

@@ -26,7 +26,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             convert.conditions_in(request.filter), convert.LEVEL_NAMES[request.level],
             convert.profile_overrides(request.query_profile),
             is_active=context.is_active, deadline=deadline(context),
-            mode=convert.MODE_NAMES[request.mode],
+            mode=convert.MODE_NAMES[request.mode], funnel_dims=request.funnel_dims,
         )
         return search_pb2.SearchResponse(hits=[convert.hit_out(hit) for hit in hits])
 
