@@ -44,9 +44,9 @@ from _metrics import markdown_table, mrr, recall, write_results
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
-from embedsvc.fusion import Fusion, reciprocal_rank
+from embedsvc.fusion import DocumentMix, Fusion, reciprocal_rank
 from embedsvc.lexical import query_terms
-from embedsvc.services.search import DEFAULT_MODE, DOCUMENT_DEPTH, MIN_POOL
+from embedsvc.services.search import DEFAULT_MODE, LEXICAL_DOCUMENT_POOL, MIN_POOL
 from embedsvc.types import DocumentInput, Hit
 
 TOP_K = 10
@@ -56,6 +56,8 @@ CODE_FILES, CODE_QUERIES = 60, 400
 LIBRARY_PAGES, LIBRARY_MAX_CHARS = 100, 30_000
 ANSWERS_PER_DOCUMENT = 6
 FUSIONS = [Fusion(k0, w) for k0 in (10.0, 60.0) for w in (0.5, 1.0, 2.0)]
+MIXES = [DocumentMix(0.0, 0.0), DocumentMix(0.3, 0.0), DocumentMix(0.0, 0.35),
+         DocumentMix(0.2, 0.3), DocumentMix(0.3, 0.35), DocumentMix(0.3, 0.5)]
 UPSERT_BATCH = 32
 
 
@@ -163,15 +165,23 @@ def evaluate(dev: DevSet, core: Core) -> dict[str, dict[str, float]]:
                            level=level), q)
         if not dev.document_level:
             continue
-        by_vector = searcher._dense_documents(info, vector, DOCUMENT_DEPTH, [])
-        by_words = searcher._lexical_documents(info, terms, DOCUMENT_DEPTH, [])
+        by_vector = searcher._dense_documents(info, vector, TOP_K, [])
+        by_words = searcher._lexical_documents(info, terms, TOP_K, [])
         record("document: dense (0.9 max + 0.1 mean)", by_vector, q)
         record("document: lexical", by_words, q)
-        hits = {h.document_id: h for h in by_words} | {h.document_id: h for h in by_vector}
+        depth = 2 * TOP_K
+        ranked_vector = searcher._dense_documents(info, vector, depth, [])
+        ranked_words = searcher._lexical_documents(info, terms, depth, [])
+        hits = {h.document_id: h for h in ranked_words} | {h.document_id: h for h in ranked_vector}
         for fusion in FUSIONS:
-            fused = reciprocal_rank([h.document_id for h in by_vector],
-                                    [h.document_id for h in by_words], fusion)
+            fused = reciprocal_rank([h.document_id for h in ranked_vector],
+                                    [h.document_id for h in ranked_words], fusion)
             record(f"document: hybrid {label(fusion)}", [hits[d] for d, _ in fused], q)
+        scored = {h.document_id: h.score for h in searcher._lexical_documents(
+            info, terms, LEXICAL_DOCUMENT_POOL, [], LEXICAL_DOCUMENT_POOL, evidence=False)}
+        for mix in MIXES:
+            record(f"document: hybrid score mix first={mix.first:g} lexical={mix.lexical:g}",
+                   searcher._dense_documents(info, vector, TOP_K, [], 0, scored, mix), q)
         order = np.argsort(-dev.first_window[q], kind="stable")[:TOP_K]
         record("first window (256-token truncation)",
                [Hit(dev.documents[i].id, 0.0, None, {}) for i in order], q)

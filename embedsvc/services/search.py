@@ -9,10 +9,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from embedsvc import filters, tracing
-from embedsvc.aggregation import DEFAULT_METHOD, document_scores
+from embedsvc.aggregation import DEFAULT_METHOD, Method, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
-from embedsvc.fusion import DEFAULT_FUSION, Fusion, reciprocal_rank
+from embedsvc.fusion import (
+    DEFAULT_DOCUMENT_MIX,
+    DEFAULT_FUSION,
+    DocumentMix,
+    Fusion,
+    reciprocal_rank,
+)
 from embedsvc.lexical import query_terms
 from embedsvc.services.collections import Collections
 from embedsvc.storage import Storage
@@ -33,7 +39,8 @@ EVIDENCE_CHUNKS = 3
 DEFAULT_MODE = "hybrid"
 # Candidates each list contributes before fusion or document scoring.
 MIN_POOL = 50
-DOCUMENT_DEPTH = 20  # documents each list contributes to a hybrid document ranking
+# Lexical chunks whose documents join a hybrid document ranking's candidates.
+LEXICAL_DOCUMENT_POOL = 200
 
 
 class Searcher:
@@ -97,13 +104,14 @@ class Searcher:
         self, info: CollectionInfo, query: str, vector: np.ndarray | None, k: int,
         level: str = "chunk", mode: str = DEFAULT_MODE, conditions: Sequence[Condition] = (),
         fusion: Fusion = DEFAULT_FUSION, funnel_dims: int = 0,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
     ) -> list[Hit]:
         """The ranking itself, from the query text and its vector (None in lexical mode)."""
         terms = query_terms(query) if mode != "dense" else []
         if level == "document":
             with tracing.span("search.documents", k=k, mode=mode):
-                return self._documents(info, terms, vector, k, mode, conditions, fusion,
-                                       funnel_dims)
+                return self._documents(info, terms, vector, k, mode, conditions, funnel_dims,
+                                       mix)
         with tracing.span("search.candidates", k=k, conditions=len(conditions), mode=mode):
             pool = k if mode != "hybrid" else max(k, MIN_POOL)
             dense = self._dense_chunks(info, vector, pool, mode, conditions, funnel_dims)
@@ -129,55 +137,66 @@ class Searcher:
 
     def _documents(
         self, info: CollectionInfo, terms: list[str], vector: np.ndarray | None, k: int,
-        mode: str, conditions: Sequence[Condition], fusion: Fusion, funnel_dims: int = 0,
+        mode: str, conditions: Sequence[Condition], funnel_dims: int = 0,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
     ) -> list[Hit]:
         """Documents by their vectors and chunks (dense), by their best lexical chunks
-        (lexical), or both fused by rank (hybrid)."""
-        depth = max(k, DOCUMENT_DEPTH) if mode == "hybrid" else k
-        dense = (self._dense_documents(info, vector, depth, conditions, funnel_dims)
-                 if mode != "lexical" else [])
-        lexical = self._lexical_documents(info, terms, depth, conditions) if mode != "dense" else []
-        if mode != "hybrid":
-            return (dense or lexical)[:k]
-        by_id = {hit.document_id: hit for hit in lexical} | {hit.document_id: hit for hit in dense}
-        fused = reciprocal_rank([h.document_id for h in dense], [h.document_id for h in lexical],
-                                fusion)
-        return [_rescored(by_id[document_id], score) for document_id, score in fused[:k]]
+        (lexical), or both mixed by score over the candidates of both (hybrid)."""
+        if mode == "lexical":
+            return self._lexical_documents(info, terms, k, conditions)[:k]
+        lexical: dict[str, float] | None = None
+        if mode == "hybrid":
+            lexical = {hit.document_id: hit.score for hit in self._lexical_documents(
+                info, terms, LEXICAL_DOCUMENT_POOL, conditions, LEXICAL_DOCUMENT_POOL,
+                evidence=False)}
+        return self._dense_documents(info, vector, k, conditions, funnel_dims, lexical, mix)
 
     def _dense_documents(
         self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition],
-        funnel_dims: int = 0,
+        funnel_dims: int = 0, lexical: dict[str, float] | None = None,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
     ) -> list[Hit]:
-        """Candidates from the document vectors and from the best chunks, ranked by
-        DEFAULT_METHOD over all their chunks: a long document is found by its best passage and
-        by its whole."""
+        """Candidates from the document vectors and from the best chunks (and, with
+        ``lexical`` scores by document id, those documents too), each scored over all of its
+        chunks: DEFAULT_METHOD alone, or with lexical scores the hybrid ``mix``. A long
+        document is found by its best passage, by its whole and by its words."""
         vectors, repository = self.storage.vectors, self.storage.repository
         pool = max(4 * k, MIN_POOL)
         by_document = vectors.search(info, query, pool, "document", conditions, funnel_dims)
         by_chunk = vectors.search(info, query, pool, "chunk", conditions, funnel_dims)
         candidates = {doc_id for doc_id, _ in by_document}
         candidates |= repository.documents_of_chunks([chunk_id for chunk_id, _ in by_chunk])
+        if lexical:
+            candidates |= repository.document_row_ids(info, list(lexical))
         documents = repository.document_chunks(sorted(candidates), info.dimensions)
         if not documents:
             return []
         unit_query = query / max(float(np.linalg.norm(query)), 1e-12)
         matrices = [_unit_rows(matrix) for *_, matrix in documents]
-        scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
+        if lexical is None:
+            scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
+        else:
+            dense = Method("max_mean_first", {**DEFAULT_METHOD.params, "first": mix.first})
+            best = max(lexical.values(), default=0.0)
+            words = np.array([lexical.get(document_id, 0.0) / best if best > 0 else 0.0
+                              for document_id, *_ in documents], dtype=np.float32)
+            scores = document_scores(unit_query, matrices, dense) + mix.lexical * words
         hits = []
-        for position in np.argsort(-scores)[:k]:
+        for position in np.argsort(-scores, kind="stable")[:k]:
             document_id, metadata, chunks, _ = documents[position]
-            best = np.argsort(-(matrices[position] @ unit_query))[:EVIDENCE_CHUNKS]
+            best_chunks = np.argsort(-(matrices[position] @ unit_query))[:EVIDENCE_CHUNKS]
             hits.append(Hit(
-                document_id, float(scores[position]), chunks[best[0]], metadata,
-                [chunks[i] for i in best],
+                document_id, float(scores[position]), chunks[best_chunks[0]], metadata,
+                [chunks[i] for i in best_chunks],
             ))
         return hits
 
     def _lexical_documents(
-        self, info: CollectionInfo, terms: list[str], k: int, conditions: Sequence[Condition]
+        self, info: CollectionInfo, terms: list[str], k: int, conditions: Sequence[Condition],
+        pool: int = 0, evidence: bool = True,
     ) -> list[Hit]:
-        """Documents ranked by their best lexical chunk among the top candidates."""
-        pool = max(4 * k, MIN_POOL)
+        """Documents ranked by their best lexical chunk among the ``pool`` best chunks."""
+        pool = pool or max(4 * k, MIN_POOL)
         ranked = self.storage.repository.lexical_chunks(info, terms, pool, conditions)
         hits: dict[str, Hit] = {}
         for hit in self.storage.repository.chunk_hits(ranked):
@@ -185,13 +204,9 @@ class Searcher:
             if best is None:
                 hits[hit.document_id] = Hit(hit.document_id, hit.score, hit.chunk, hit.metadata,
                                             [hit.chunk])
-            elif len(best.evidence) < EVIDENCE_CHUNKS:
+            elif evidence and len(best.evidence) < EVIDENCE_CHUNKS:
                 best.evidence.append(hit.chunk)
         return list(hits.values())[:k]
-
-
-def _rescored(hit: Hit, score: float) -> Hit:
-    return Hit(hit.document_id, score, hit.chunk, hit.metadata, hit.evidence)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

@@ -340,6 +340,16 @@ class SqlRepository:
             for chunk_id, score in ranked if chunk_id in by_id
         ]
 
+    def document_row_ids(self, info: CollectionInfo, document_ids: Sequence[str]) -> set[int]:
+        """Row ids of these documents of the collection (for candidates found by name)."""
+        if not document_ids:
+            return set()
+        with self._reading() as session:
+            return set(session.scalars(select(DocumentRow.id).where(
+                DocumentRow.collection_id == info.id,
+                DocumentRow.external_id.in_(list(document_ids)),
+            )))
+
     def documents_of_chunks(self, chunk_ids: Sequence[int]) -> set[int]:
         if not chunk_ids:
             return set()
