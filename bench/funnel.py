@@ -1,8 +1,10 @@
 """Matryoshka funnel search: a shortlist of 10 x k by the leading dims, re-scored at full
 width, against exact full-width search, on the dev sets (dense, chunk level).
 
-Variants run interleaved per query (the machine is shared and noisy); latency is the median of
-the vector-index call alone, and the speed column is exact / variant in the same run. Prints a
+Variants run interleaved per query, in a shuffled order each round (the machine is shared and
+noisy); latency is the median of the vector-index call alone, and the speed column is exact /
+variant in the same run. FAISS runs on one OpenMP thread here: on a busy 2-core machine its
+threads wait for each other for milliseconds, which would swamp what is measured. Prints a
 markdown table, writes bench/results/funnel.json.
 """
 
@@ -17,8 +19,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import faiss
 import numpy as np
 from _cache import EmbeddingCache
+from _datasets import SEED
 from _metrics import markdown_table, mrr, recall, write_results
 from retrieval_quality import TOP_K, UPSERT_BATCH, CachedEncoder, code_set, document_set, rank_of
 from retrieval_quality import library_set as library_pages
@@ -41,12 +45,13 @@ def run(dev, cached: CachedEncoder) -> list[dict]:
             info, encoder = core.collections.open("dev")
             index, repository = core.storage.vectors, core.storage.repository
             k = 3 * TOP_K if dev.document_level else TOP_K
+            rng = np.random.default_rng(SEED)
             ranks = {dims: [] for dims in VARIANTS}
             seconds = {dims: [] for dims in VARIANTS}
             for q, query in enumerate(dev.queries):
                 vector = encoder.encode([query])[0]
                 for _ in range(REPEATS):
-                    for dims in VARIANTS:
+                    for dims in rng.permutation(VARIANTS).tolist():
                         started = time.perf_counter()
                         found = index.search(info, vector, k, "chunk", [], dims)
                         seconds[dims].append(time.perf_counter() - started)
@@ -66,6 +71,7 @@ def run(dev, cached: CachedEncoder) -> list[dict]:
 
 
 def main() -> None:
+    faiss.omp_set_num_threads(1)
     started = time.monotonic()
     encoder = Encoder.from_spec()
     cache = EmbeddingCache(encoder)

@@ -124,13 +124,17 @@ class Searcher:
             return self.storage.repository.chunk_hits(ranked[:k])
 
     def _dense_chunks(
-        self, info, vector, pool, mode, conditions, funnel_dims=0
+        self, info: CollectionInfo, vector: np.ndarray | None, pool: int, mode: str,
+        conditions: Sequence[Condition], funnel_dims: int = 0,
     ) -> list[tuple[int, float]]:
         if mode == "lexical":
             return []
         return self.storage.vectors.search(info, vector, pool, "chunk", conditions, funnel_dims)
 
-    def _lexical_chunks(self, info, terms, pool, mode, conditions) -> list[tuple[int, float]]:
+    def _lexical_chunks(
+        self, info: CollectionInfo, terms: list[str], pool: int, mode: str,
+        conditions: Sequence[Condition],
+    ) -> list[tuple[int, float]]:
         if mode == "dense":
             return []
         return self.storage.repository.lexical_chunks(info, terms, pool, conditions)
