@@ -337,3 +337,41 @@ def with_needles(docs: LongDocumentSet) -> LongDocumentSet:
         starts.append(at)
     gold = list(range(len(documents)))
     return LongDocumentSet(f"{docs.name} + needles", documents, queries, gold, starts)
+
+
+# --- whole documents ---------------------------------------------------------------------------
+
+PYTHON_LIBRARY_DIR = Path("/usr/share/doc/python3.11/html/_sources/library")
+_ROLE = re.compile(r":[a-z:]+:`~?([^`<]*?)\s*(?:<[^>]*>)?`")
+_TITLE_SPLIT = re.compile(r"\s+-{2,3}\s+")
+
+
+def page_title(line: str) -> str:
+    """A library page's title as a reader says it: ":mod:`json` --- JSON encoder and decoder"
+    -> "JSON encoder and decoder"; a title without a summary keeps its words."""
+    parts = _TITLE_SPLIT.split(line.strip(), maxsplit=1)
+    title = parts[-1] if len(parts) == 2 and parts[1].strip() else parts[0]
+    return _ROLE.sub(r"\1", title).replace("``", "").strip()
+
+
+def python_library_pages(name: str = "Python library pages") -> LongDocumentSet:
+    """One query per page of the Python library reference: its one-line title; the gold item
+    is the page with that title line (and its underline) removed. Pages that only list other
+    pages (a toctree and little else) or share a title with another page are left out."""
+    pages: list[tuple[str, str]] = []
+    for path in sorted(PYTHON_LIBRARY_DIR.glob("*.rst.txt")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        start = next((i for i, line in enumerate(lines)
+                      if line.strip() and not line.startswith(".. ")
+                      and not _RST_ADORNMENT.fullmatch(line)), None)
+        if start is None or start + 1 >= len(lines) or not _RST_ADORNMENT.fullmatch(
+                lines[start + 1]):
+            continue
+        body = "\n".join(lines[:start] + lines[start + 2:]).strip()
+        title = page_title(lines[start])
+        if title and len(body) >= 2000 and ".. toctree::" not in body:
+            pages.append((title, body))
+    counts = Counter(title for title, _ in pages)
+    pages = [(title, body) for title, body in pages if counts[title] == 1]
+    return LongDocumentSet(name, [body for _, body in pages], [title for title, _ in pages],
+                           list(range(len(pages))), [0] * len(pages))

@@ -71,6 +71,12 @@ def _max_mean(s: _Similarities, alpha: float = 0.9) -> np.ndarray:
     return alpha * s.chunks.max(axis=1) + (1.0 - alpha) * s.mean
 
 
+def _max_mean_first(s: _Similarities, alpha: float = 0.9, first: float = 0.3) -> np.ndarray:
+    """``_max_mean`` plus ``first`` x the first chunk's cosine: a page's opening (its title
+    area, its summary) says what the whole page is about."""
+    return _max_mean(s, alpha) + first * s.chunks[:, 0]
+
+
 def _lse(s: _Similarities, temperature: float = 0.02) -> np.ndarray:
     """Soft maximum ``t * log(mean(exp(sim / t)))``: the mean as t grows, the max as t -> 0.
 
@@ -96,6 +102,7 @@ _SCORERS: dict[str, Callable[..., np.ndarray]] = {
     "max": _max,
     "mean": _mean,
     "max_mean": _max_mean,
+    "max_mean_first": _max_mean_first,
     "lse": _lse,
     "top_m": _top_m,
 }

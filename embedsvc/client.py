@@ -15,9 +15,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from embedsvc import convert
-from embedsvc.errors import EmbedsvcError, error_class
+from embedsvc.errors import EmbedsvcError, InvalidArgument, error_class
 from embedsvc.paging import all_pages
 from embedsvc.types import (
+    LEVELS,
+    MODES,
     Backup,
     ChunkResult,
     CollectionInfo,
@@ -33,6 +35,7 @@ from embedsvc.types import (
     StoredDocument,
     UpsertResult,
     Where,
+    choice,
     conditions_of,
 )
 from embedsvc.v1 import (
@@ -69,18 +72,32 @@ def remote_error(error: grpc.RpcError) -> Exception:
     is also a ``grpc.RpcError`` with ``code()`` and ``details()``. ``field_violations`` holds
     the (field, description) pairs of a google.rpc.BadRequest, and ``field`` the first field."""
     code, details = error.code(), error.details() or ""
-    base = error_class(code.name)
+    raised = _remote_class(error_class(code.name))(details)
+    raised._code, raised._details = code, details
+    raised.field_violations = _field_violations(error)
+    raised.field = raised.field_violations[0][0] if raised.field_violations else ""
+    return raised
+
+
+def refused_here(error: InvalidArgument) -> Exception:
+    """A request that cannot even be put on the wire (a filter operator that does not exist),
+    raised as the server would refuse it: the same class, code and field."""
+    message = str(error)
+    raised = _remote_class(InvalidArgument)(message)
+    raised._code, raised._details = grpc.StatusCode.INVALID_ARGUMENT, message
+    raised.field = error.field
+    raised.field_violations = [(error.field, message)] if error.field else []
+    return raised
+
+
+def _remote_class(base: type[EmbedsvcError]) -> type:
     remote = _REMOTE_ERRORS.get(base)
     if remote is None:
         remote = _REMOTE_ERRORS[base] = type(
             f"Remote{base.__name__}", (base, grpc.RpcError),
             {"code": lambda self: self._code, "details": lambda self: self._details},
         )
-    raised = remote(details)
-    raised._code, raised._details = code, details
-    raised.field_violations = _field_violations(error)
-    raised.field = raised.field_violations[0][0] if raised.field_violations else ""
-    return raised
+    return remote
 
 
 def _field_violations(error: grpc.RpcError) -> list[tuple[str, str]]:
@@ -335,14 +352,23 @@ class Client:
 
     def search(
         self, collection: str, query: str, k: int = 10, where: Where = None,
-        level: str = "chunk", query_profile: ProfileOverrides | None = None,
+        level: str = "chunk", query_profile: ProfileOverrides | None = None, mode: str = "",
+        funnel_dims: int = 0,
     ) -> list[Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
-        equalities that must all hold; ``query_profile`` may trade layers, tempscale or
+        conditions that must all hold (see `embedsvc.filters`); ``mode`` is dense, lexical or
+        hybrid ("" = the server's default); ``funnel_dims`` > 0 shortlists by that many leading
+        dims and re-scores at full width; ``query_profile`` may trade layers, tempscale or
         precision for speed (never the width)."""
-        request = search_pb2.SearchRequest(
-            collection=collection, query=query, k=k,
-            filter=convert.conditions_out(conditions_of(where)),
-            level=convert.LEVEL_ENUMS[level], query_profile=convert.overrides_out(query_profile),
-        )
+        try:
+            request = search_pb2.SearchRequest(
+                collection=collection, query=query, k=k,
+                filter=convert.conditions_out(conditions_of(where)),
+                level=convert.LEVEL_ENUMS[choice("level", level, LEVELS)],
+                query_profile=convert.overrides_out(query_profile),
+                mode=convert.MODE_ENUMS[choice("mode", mode, ("", *MODES))],
+                funnel_dims=funnel_dims,
+            )
+        except InvalidArgument as error:
+            raise refused_here(error) from None
         return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]

@@ -10,6 +10,7 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from embedsvc.errors import InvalidArgument
+from embedsvc.filters import RANGE_BOUNDS
 from embedsvc.types import (
     Backup,
     Chunk,
@@ -28,6 +29,7 @@ from embedsvc.types import (
     ModelInfo,
     PreparedChunk,
     PreparedDocument,
+    Range,
     ServerInfo,
     StoredChunk,
     StoredDocument,
@@ -54,6 +56,13 @@ LEVEL_NAMES = {
     search_pb2.LEVEL_DOCUMENT: "document",
 }
 LEVEL_ENUMS = {"chunk": search_pb2.LEVEL_CHUNK, "document": search_pb2.LEVEL_DOCUMENT}
+MODE_NAMES = {
+    search_pb2.MODE_UNSPECIFIED: "",
+    search_pb2.MODE_DENSE: "dense",
+    search_pb2.MODE_LEXICAL: "lexical",
+    search_pb2.MODE_HYBRID: "hybrid",
+}
+MODE_ENUMS = {name: enum for enum, name in MODE_NAMES.items()}
 OVERFLOW_ENUMS = {
     "truncate": embedding_pb2.OVERFLOW_POLICY_TRUNCATE,
     "error": embedding_pb2.OVERFLOW_POLICY_ERROR,
@@ -252,22 +261,63 @@ def collection_in(message: index_pb2.Collection) -> CollectionInfo:
 # -- search -----------------------------------------------------------------------------------
 
 
+# Wire field of each operator: `in` is a Python keyword, hence `is_in` on the wire.
+_OP_FIELDS = {"equals": "equals", "not_equals": "not_equals", "in": "is_in", "not_in": "not_in",
+              "range": "range", "prefix": "prefix", "exists": "exists"}
+_FIELD_OPS = {wire: op for op, wire in _OP_FIELDS.items()}
+
+
 def conditions_in(message: types_pb2.Filter) -> list[Condition]:
     conditions = []
-    for condition in message.conditions:
-        if condition.WhichOneof("op") != "equals":
-            raise InvalidArgument(f"filter on {condition.key!r} has no operator; set equals")
-        conditions.append(Condition(condition.key, value_to_python(condition.equals)))
+    for position, condition in enumerate(message.conditions):
+        field = condition.WhichOneof("op")
+        if field is None:
+            raise InvalidArgument(
+                f"filter on {condition.key!r} has no operator; set one of "
+                f"{', '.join(_OP_FIELDS.values())}", f"filter.conditions[{position}]",
+            )
+        wire = getattr(condition, field)
+        if field in ("equals", "not_equals"):
+            value: Any = value_to_python(wire)
+        elif field in ("is_in", "not_in"):
+            value = [value_to_python(item) for item in wire.values]
+        elif field == "range":
+            value = Range(**{name: value_to_python(getattr(wire, name))
+                             for name in RANGE_BOUNDS if wire.HasField(name)})
+        else:
+            value = wire
+        conditions.append(Condition(condition.key, value, _FIELD_OPS[field]))
     return conditions
 
 
 def conditions_out(conditions: Sequence[Condition]) -> types_pb2.Filter:
     messages = []
-    for condition in conditions:
-        message = types_pb2.Condition(key=condition.key)
-        json_format.ParseDict(condition.equals, message.equals)
-        messages.append(message)
+    for position, condition in enumerate(conditions):
+        try:
+            messages.append(_condition_out(condition))
+        except (TypeError, ValueError, AttributeError, json_format.ParseError) as error:
+            raise InvalidArgument(
+                f"filter on {condition.key!r}: its {condition.op} value cannot be sent "
+                f"({error}); see embedsvc.filters for what each operator takes",
+                f"filter.conditions[{position}]",
+            ) from None
     return types_pb2.Filter(conditions=messages)
+
+
+def _condition_out(condition: Condition) -> types_pb2.Condition:
+    message = types_pb2.Condition(key=condition.key)
+    op, value = condition.op, condition.value
+    if op in ("equals", "not_equals"):
+        json_format.ParseDict(value, getattr(message, op))
+    elif op in ("in", "not_in"):
+        json_format.ParseDict(list(value), getattr(message, _OP_FIELDS[op]))
+    elif op == "range":
+        for name, bound in value.bounds().items():
+            json_format.ParseDict(bound, getattr(message.range, name))
+        message.range.SetInParent()
+    else:
+        setattr(message, op, value)
+    return message
 
 
 def hit_out(hit: Hit) -> search_pb2.Hit:

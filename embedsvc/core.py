@@ -150,7 +150,9 @@ class Core:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
+        mode: str = "", funnel_dims: int = 0,
     ) -> list[Hit]:
         return self.searcher.search(
-            collection, query, k, where, level, query_profile, is_active, deadline
+            collection, query, k, where, level, query_profile, is_active, deadline, mode,
+            funnel_dims,
         )

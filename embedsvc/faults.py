@@ -6,11 +6,13 @@ file exists. A crash test SIGKILLs it there; a drain test deletes the file to le
 Tests thereby act at a point they control, never at a time they guess. Unset, a point costs
 one dictionary lookup.
 
-Points: ``upsert.prepared`` (vectors computed, nothing written), ``upsert.committed`` (after the
-SQL commit, before the vector index mirrors it), ``delete.committed`` (documents deleted in SQL,
-not yet in the index), ``collection.deleted`` (the collection gone from SQL, its index files not
-yet), ``index.save`` (between the files of an index save), ``encode.pass`` (after a forward
-pass of the encoder, before the next), ``backup`` (the index files copied, the SQL not yet).
+Points: ``upsert.prepared`` (vectors computed, nothing written), ``upsert.writing`` (inside the
+write transaction: rows and lexical index written, not committed), ``upsert.committed`` (after
+the SQL commit, before the vector index mirrors it), ``delete.committed`` (documents deleted in
+SQL, not yet in the index), ``collection.deleted`` (the collection gone from SQL, its index
+files not yet), ``index.save`` (between the files of an index save), ``encode.pass`` (after a
+forward pass of the encoder, before the next), ``backup`` (the index files copied, the SQL not
+yet).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from embedsvc.errors import InvalidArgument
 
@@ -14,6 +14,12 @@ MAX_KEY_CHARS = 256
 # Longer filter values are compared by a digest of their canonical form, so they still match.
 MAX_FILTER_VALUE_CHARS = 1024
 Scalar = str | int | float | bool | None
+
+
+class FilterValue(NamedTuple):
+    json: str
+    number: float | None
+    text: str | None
 
 
 def canonical(value: Any) -> Any:
@@ -75,6 +81,23 @@ def validate_metadata(metadata: dict[str, Any], where: str) -> None:
         check_key(key, where)
 
 
-def filterable_entries(metadata: dict[str, Any]) -> dict[str, str]:
+def filterable_entries(metadata: dict[str, Any]) -> dict[str, FilterValue]:
     """Top-level scalar values, canonicalized; nested values are stored but not filterable."""
-    return {key: canonical_json(value) for key, value in metadata.items() if is_scalar(value)}
+    return {key: filter_value(value) for key, value in metadata.items() if is_scalar(value)}
+
+
+def filter_value(value: Scalar) -> FilterValue:
+    """How one scalar is stored for filters: canonical JSON (equality), the number (ranges) or
+    the string (ranges, prefixes; its first MAX_FILTER_VALUE_CHARS characters)."""
+    number = _number(value)
+    text = value[:MAX_FILTER_VALUE_CHARS] if isinstance(value, str) else None
+    return FilterValue(canonical_json(value), number, text)
+
+
+def _number(value: Scalar) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any double: equality only
+        return None

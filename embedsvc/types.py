@@ -16,6 +16,10 @@ from typing import Any, Generic, Literal, TypeVar, get_args
 import numpy as np
 
 from embedsvc.errors import InvalidArgument
+from embedsvc.filters import Condition as Condition  # filters are domain types too
+from embedsvc.filters import Range as Range
+from embedsvc.filters import Where as Where
+from embedsvc.filters import conditions_of as conditions_of
 from embedsvc.metadata import canonical
 
 Metric = Literal["cosine", "l2"]
@@ -23,6 +27,9 @@ METRICS: tuple[Metric, ...] = get_args(Metric)
 # A search level, and the vector space that serves it: chunk vectors or document vectors.
 Level = Literal["chunk", "document"]
 LEVELS: tuple[Level, ...] = get_args(Level)
+# How candidates are found: by vector, by the lexical index, or both fused.
+Mode = Literal["dense", "lexical", "hybrid"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # How a collection's documents become chunks: code by language/extension else prose (auto),
@@ -322,26 +329,6 @@ class CollectionInfo:
 
 
 # -- search -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Condition:
-    """Equality on a top-level metadata key (the filter grows: in, range, prefix)."""
-
-    key: str
-    equals: Any
-
-
-Where = Mapping[str, Any] | Sequence[Condition] | None
-
-
-def conditions_of(where: Where) -> list[Condition]:
-    """Conditions from ``{"key": value}`` equalities or a list of conditions."""
-    if not where:
-        return []
-    if isinstance(where, Mapping):
-        return [Condition(key, value) for key, value in where.items()]
-    return list(where)
 
 
 @dataclass(frozen=True)

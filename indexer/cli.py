@@ -25,7 +25,7 @@ from rich.progress import (
 
 from embedsvc.errors import EmbedsvcError
 from embedsvc.ports import EmbedsvcApi
-from embedsvc.types import CollectionInfo, Hit
+from embedsvc.types import MODES, CollectionInfo, Hit
 from indexer.backends import open_backend
 from indexer.job import IndexOptions, Summary, run_index
 from indexer.walk import root_prefixes
@@ -182,6 +182,18 @@ def _filters(filters: list[str]) -> dict[str, Any]:
     return where
 
 
+def _where(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        where = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not JSON: {error}", param_hint="--where") from None
+    if not isinstance(where, dict):
+        raise typer.BadParameter("give a JSON object of conditions", param_hint="--where")
+    return where
+
+
 @app.command()
 def search(
     query: Annotated[str | None, typer.Argument(help="The query (or use --queries)")] = None,
@@ -189,6 +201,10 @@ def search(
     k: Annotated[int, typer.Option("--k", min=1, help="Hits per query")] = 10,
     level: Annotated[str, typer.Option(help="chunk or document")] = "chunk",
     filters: Annotated[list[str], typer.Option("--filter", help="key=value")] = [],  # noqa: B006
+    where_json: Annotated[str, typer.Option(
+        "--where", help='Conditions as JSON, e.g. \'{"ext": {"in": ["py", "pyi"]}}\'',
+    )] = "",
+    mode: Annotated[str, typer.Option(help="dense, lexical or hybrid (default: hybrid)")] = "",
     queries: Annotated[Path | None, typer.Option(help="File with one query per line")] = None,
     data_dir: DataDir = Path("./data"), server: Server = None, api_key: ApiKey = "",
     as_json: Json = False,
@@ -198,13 +214,16 @@ def search(
         raise typer.BadParameter("give either QUERY or --queries FILE")
     if level not in ("chunk", "document"):
         raise typer.BadParameter("use chunk or document", param_hint="--level")
-    where = _filters(filters)
+    if mode not in ("", *MODES):
+        raise typer.BadParameter(f"use {', '.join(MODES)}", param_hint="--mode")
+    where = {**_filters(filters), **_where(where_json)}
     lines = [query] if query is not None else [
         line.strip() for line in queries.read_text().splitlines() if line.strip()
     ]
     with _backend(data_dir, server, api_key) as backend:
         for line in lines:
-            hits = [_hit_dict(hit) for hit in backend.search(collection, line, k, where, level)]
+            found = backend.search(collection, line, k, where, level, mode=mode)
+            hits = [_hit_dict(hit) for hit in found]
             if as_json:
                 _emit({"query": line, "hits": hits})
                 continue

@@ -14,7 +14,7 @@ import faiss
 import grpc
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
@@ -57,6 +57,7 @@ def wait_paused(server: ServerProcess, marker: Path) -> None:
 POINTS = [
     ("encode.pass", False, "upsert"),       # between two forward passes of the upsert
     ("upsert.prepared", False, "upsert"),   # vectors computed, nothing written
+    ("upsert.writing", False, "upsert"),    # rows and lexical index written, not committed
     ("upsert.committed", True, "upsert"),   # SQL committed, vector index not yet updated
     ("index.save", True, "shutdown"),       # chunk index file written, the rest not
 ]
@@ -101,9 +102,27 @@ def test_sigkill_at_a_write_point_then_restart_is_consistent(
             sample = restarted.get_document("big", document_id).chunks[2]
             top = restarted.search("big", sample.text, k=1)[0]
             assert (top.document_id, top.chunk.id) == (document_id, sample.id)
+        assert_lexical_index_matches_chunks(restarted)
     finally:
         restarted.close()
     assert_saved_index_matches_sql(database_url, data, expected)
+
+
+def assert_lexical_index_matches_chunks(core: Core) -> None:
+    """Each word finds exactly the chunks whose text holds it: the kill left no row without
+    its index entry and no entry without its row, with nothing repaired."""
+    info = core.get_collection("big")
+    repository = core.storage.repository
+    with repository.sessions() as session:
+        chunks = session.execute(
+            select(ChunkRow.id, ChunkRow.text).where(ChunkRow.collection_id == info.id)).all()
+        if repository.dialect == "sqlite":
+            session.execute(text(
+                "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"))
+    for word in WORDS[:4]:
+        found = {i for i, _ in repository.lexical_chunks(info, [word], len(chunks) + 1)}
+        assert found == {i for i, body in chunks if word in body.split(" ")
+                         or f"{word}." in body}, word
 
 
 def assert_saved_index_matches_sql(database_url: str, data: Path, documents: int) -> None:

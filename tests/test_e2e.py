@@ -51,6 +51,13 @@ def test_full_lifecycle_survives_restart(server_factory, database_url):
         only_news = client.search("kb", "database", k=3, where={"stars": 4, "section": "news"})
         assert [h.document_id for h in only_news] == ["news/rain.txt"]
 
+        lexical = client.search("kb", "open connection", k=3, mode="lexical",
+                                where={"stars": {"gte": 1, "lt": 10}})
+        assert [h.document_id for h in lexical][:1] == ["src/app.py"]
+        for mode in ("dense", "hybrid"):
+            assert client.search("kb", "open a database", k=1, mode=mode)[0].document_id == (
+                "src/app.py")
+
         documents = client.search("kb", "weather forecast", k=2, level="document")
         assert [h.document_id for h in documents][:1] == ["news/rain.txt"]
         assert documents[0].evidence[0].text == documents[0].chunk.text

@@ -246,6 +246,11 @@ def test_ids_stay_stable_and_only_indexed_roots_are_pruned(tmp_path: Path):
     hits = run_indexer("search", "one b", "-c", "code", "--data-dir", str(data), "--json",
                        "--k", "3")
     assert {h["document_id"] for h in json.loads(hits.stdout)["hits"]} >= {"b/one.py"}
+    lexical = run_indexer("search", "one", "-c", "code", "--data-dir", str(data), "--json",
+                          "--mode", "lexical", "--where", '{"path": {"prefix": "b/"}}')
+    assert [h["document_id"] for h in json.loads(lexical.stdout)["hits"]] == ["b/one.py"]
+    assert run_indexer("search", "x", "-c", "code", "--data-dir", str(data),
+                       "--mode", "fuzzy").returncode == 2
     assert run_indexer("search", "x", "-c", "code", "--data-dir", str(data),
                        "--k", "-5").returncode == 2
     outside = run_indexer("index", "a", "-c", "code", "--data-dir", str(data),

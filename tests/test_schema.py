@@ -10,7 +10,7 @@ from grpc_tools import protoc
 from sqlalchemy import create_engine
 
 from embedsvc.storage.sql.database import head_revision, migrate
-from embedsvc.storage.sql.schema import Base
+from embedsvc.storage.sql.schema import Base, is_model_object
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,8 @@ def test_migrations_match_models(database_url: str):
     engine = create_engine(database_url)
     assert migrate(engine) == head_revision()
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_object": is_model_object})
+        differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
 

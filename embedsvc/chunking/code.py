@@ -17,8 +17,10 @@ and attributes directly above a definition (no blank line between) belong to it,
 small run of other statements (``X = 1``, ``Seq.register(list)``, the header of the class that
 holds it): the run joins the definition after it, or the one before it at the end of a body.
 Whether a run joins depends on the run's own size only, never on the definition's, so editing
-the definition cannot detach it; a definition that fits alone but not with its run is split
-with the run in its first piece. The leading statements of a file (imports) stay apart.
+the definition cannot detach it. A definition that fits alone but not with its doc comment or
+run keeps its code whole: the comment or run becomes chunks of its own before it, and a body
+is cut (at statement boundaries) only when the code alone does not fit. The leading
+statements of a file (imports) stay apart.
 """
 
 from __future__ import annotations
@@ -341,11 +343,29 @@ class _CodeChunker:
                     spans.append(self._span(unit))
                 continue
             self._flush(spans, run)
+            apart = self._prefix_apart(unit) if unit.definition is not None else None
+            if apart is not None:
+                spans.extend(apart)
+                continue
             split = unit.definition is not None and level < _MAX_DEPTH
             parts = self._subunits(unit) if split else []
             spans.extend(self._pack(parts, level + 1) if parts else self._span_lines(unit))
         self._flush(spans, run)
         return spans
+
+    def _prefix_apart(self, unit: _Unit) -> list[Span] | None:
+        """A definition that fits alone but not with what precedes it (its doc comment, a run
+        that joined it): that prefix as chunks of its own, then the definition whole, rather
+        than the definition cut through its body. None when the definition alone is too big."""
+        code_start = self._start(unit.node) if unit.node is not None else unit.start
+        if code_start <= unit.start or not self.source[unit.start : code_start].strip():
+            return None
+        code = replace(unit, start=code_start, whole=None)
+        if not self._fits_unit(code):
+            return None
+        prefix = replace(unit, end=code_start, node=None, definition=None, whole=None)
+        head = [self._span(prefix)] if self._fits_unit(prefix) else self._span_lines(prefix)
+        return [*head, self._span(code)]
 
     def _flatten(self, units: list[_Unit], depth: int) -> list[tuple[_Unit, int]]:
         """``units`` with every non-definition over budget replaced by its parts, recursively,

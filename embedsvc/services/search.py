@@ -1,21 +1,30 @@
 """Search: encode the query like the collection's chunks, find candidates in the vector index
-(filters applied there), score documents over all their chunks when asked, hydrate from SQL."""
+and/or the lexical index (filters applied in both), fuse them, score documents over all their
+chunks when asked, hydrate from SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from embedsvc import tracing
-from embedsvc.aggregation import DEFAULT_METHOD, document_scores
+from embedsvc import filters, tracing
+from embedsvc.aggregation import DEFAULT_METHOD, Method, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
-from embedsvc.metadata import check_finite, check_key, is_scalar
+from embedsvc.fusion import (
+    DEFAULT_DOCUMENT_MIX,
+    DEFAULT_FUSION,
+    DocumentMix,
+    Fusion,
+    reciprocal_rank,
+)
+from embedsvc.lexical import query_terms
 from embedsvc.services.collections import Collections
 from embedsvc.storage import Storage
 from embedsvc.types import (
     LEVELS,
+    MODES,
     CollectionInfo,
     Condition,
     Hit,
@@ -26,8 +35,12 @@ from embedsvc.types import (
 )
 
 EVIDENCE_CHUNKS = 3
-# Every condition is a join in SQL; past a few dozen they only cost the database.
-MAX_CONDITIONS = 64
+# The mode measuring best over every dev set (bench/retrieval_quality.py, README).
+DEFAULT_MODE = "hybrid"
+# Candidates each list contributes before fusion or document scoring.
+MIN_POOL = 50
+# Lexical chunks whose documents join a hybrid document ranking's candidates.
+LEXICAL_DOCUMENT_POOL = 200
 
 
 class Searcher:
@@ -40,13 +53,18 @@ class Searcher:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
+        mode: str = "", funnel_dims: int = 0,
     ) -> list[Hit]:
         """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document".
 
-        The query is encoded with the collection's profile, or a cheaper query profile of the
-        same width (fewer layers, another tempscale or precision), after its query prompt.
+        ``mode`` is dense, lexical or hybrid ("" = DEFAULT_MODE). ``funnel_dims`` (0 = off)
+        finds the dense candidates by a Matryoshka funnel: a shortlist by the leading dims,
+        re-scored at full width. The query is encoded with the
+        collection's profile, or a cheaper query profile of the same width (fewer layers,
+        another tempscale or precision), after its query prompt.
         """
         choice("level", level, LEVELS)
+        mode = choice("mode", mode or DEFAULT_MODE, MODES)
         if not query.strip():
             raise InvalidArgument("query is empty", "query")
         if len(query) > self.settings.max_query_chars:
@@ -58,74 +76,141 @@ class Searcher:
         if not 1 <= k <= max_k:
             raise InvalidArgument(f"k must be between 1 and {max_k}, got {k}", "k")
         conditions = conditions_of(where)
-        _validate(conditions)
+        filters.validate(conditions)
         info, encoder = self.collections.open(collection)
-        profile = encoder.profile(info.profile, **(query_profile or {}))
-        if not profile.query_compatible(info.profile, info.dimensions):
-            raise FailedPrecondition(
-                f"query profile has {profile.dimensions} dimensions but collection {collection!r} "
-                f"stores {info.dimensions}; a query may change layers, tempscale and precision, "
-                "not the width"
+        if not 0 <= funnel_dims <= info.dimensions:
+            raise InvalidArgument(
+                f"funnel_dims must be between 0 (off) and the collection's {info.dimensions} "
+                f"dimensions, got {funnel_dims}", "funnel_dims",
             )
-        with tracing.span("search.encode"):
-            vector = encoder.encode(
-                [query], profile, normalize=info.metric == "cosine", is_active=is_active,
-                deadline=deadline, prompt=info.query_prompt, interactive=True,
-            )[0]
+        vector = None
+        if mode != "lexical":
+            profile = encoder.profile(info.profile, **(query_profile or {}))
+            if not profile.query_compatible(info.profile, info.dimensions):
+                raise FailedPrecondition(
+                    f"query profile has {profile.dimensions} dimensions but collection "
+                    f"{collection!r} stores {info.dimensions}; a query may change layers, "
+                    "tempscale and precision, not the width"
+                )
+            with tracing.span("search.encode"):
+                vector = encoder.encode(
+                    [query], profile, normalize=info.metric == "cosine", is_active=is_active,
+                    deadline=deadline, prompt=info.query_prompt, interactive=True,
+                )[0]
+        return self.rank(info, query, vector, k, level, mode, conditions,
+                         funnel_dims=funnel_dims)
+
+    def rank(
+        self, info: CollectionInfo, query: str, vector: np.ndarray | None, k: int,
+        level: str = "chunk", mode: str = DEFAULT_MODE, conditions: Sequence[Condition] = (),
+        fusion: Fusion = DEFAULT_FUSION, funnel_dims: int = 0,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
+    ) -> list[Hit]:
+        """The ranking itself, from the query text and its vector (None in lexical mode)."""
+        terms = query_terms(query) if mode != "dense" else []
         if level == "document":
-            with tracing.span("search.documents", k=k):
-                return self._documents(info, vector, k, conditions)
-        with tracing.span("search.candidates", k=k, conditions=len(conditions)):
-            ranked = self.storage.vectors.search(info, vector, k, "chunk", conditions)
-        with tracing.span("search.hydrate", hits=len(ranked)):
-            return self.storage.repository.chunk_hits(ranked)
+            with tracing.span("search.documents", k=k, mode=mode):
+                return self._documents(info, terms, vector, k, mode, conditions, funnel_dims,
+                                       mix)
+        with tracing.span("search.candidates", k=k, conditions=len(conditions), mode=mode):
+            pool = k if mode != "hybrid" else max(k, MIN_POOL)
+            dense = self._dense_chunks(info, vector, pool, mode, conditions, funnel_dims)
+            lexical = self._lexical_chunks(info, terms, pool, mode, conditions)
+            if mode == "hybrid":
+                ranked = reciprocal_rank([i for i, _ in dense], [i for i, _ in lexical], fusion)
+            else:
+                ranked = dense or lexical
+        with tracing.span("search.hydrate", hits=min(k, len(ranked))):
+            return self.storage.repository.chunk_hits(ranked[:k])
+
+    def _dense_chunks(
+        self, info: CollectionInfo, vector: np.ndarray | None, pool: int, mode: str,
+        conditions: Sequence[Condition], funnel_dims: int = 0,
+    ) -> list[tuple[int, float]]:
+        if mode == "lexical":
+            return []
+        return self.storage.vectors.search(info, vector, pool, "chunk", conditions, funnel_dims)
+
+    def _lexical_chunks(
+        self, info: CollectionInfo, terms: list[str], pool: int, mode: str,
+        conditions: Sequence[Condition],
+    ) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return []
+        return self.storage.repository.lexical_chunks(info, terms, pool, conditions)
 
     def _documents(
-        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: list[Condition]
+        self, info: CollectionInfo, terms: list[str], vector: np.ndarray | None, k: int,
+        mode: str, conditions: Sequence[Condition], funnel_dims: int = 0,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
     ) -> list[Hit]:
-        """Candidates from the document vectors and from the best chunks, ranked by
-        DEFAULT_METHOD over all their chunks: a long document is found by its best passage and
-        by its whole."""
+        """Documents by their vectors and chunks (dense), by their best lexical chunks
+        (lexical), or both mixed by score over the candidates of both (hybrid)."""
+        if mode == "lexical":
+            return self._lexical_documents(info, terms, k, conditions)[:k]
+        lexical: dict[str, float] | None = None
+        if mode == "hybrid":
+            lexical = {hit.document_id: hit.score for hit in self._lexical_documents(
+                info, terms, LEXICAL_DOCUMENT_POOL, conditions, LEXICAL_DOCUMENT_POOL,
+                evidence=False)}
+        return self._dense_documents(info, vector, k, conditions, funnel_dims, lexical, mix)
+
+    def _dense_documents(
+        self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition],
+        funnel_dims: int = 0, lexical: dict[str, float] | None = None,
+        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
+    ) -> list[Hit]:
+        """Candidates from the document vectors and from the best chunks (and, with
+        ``lexical`` scores by document id, those documents too), each scored over all of its
+        chunks: DEFAULT_METHOD alone, or with lexical scores the hybrid ``mix``. A long
+        document is found by its best passage, by its whole and by its words."""
         vectors, repository = self.storage.vectors, self.storage.repository
-        pool = max(4 * k, 50)
-        by_document = vectors.search(info, query, pool, "document", conditions)
-        by_chunk = vectors.search(info, query, pool, "chunk", conditions)
+        pool = max(4 * k, MIN_POOL)
+        by_document = vectors.search(info, query, pool, "document", conditions, funnel_dims)
+        by_chunk = vectors.search(info, query, pool, "chunk", conditions, funnel_dims)
         candidates = {doc_id for doc_id, _ in by_document}
         candidates |= repository.documents_of_chunks([chunk_id for chunk_id, _ in by_chunk])
+        if lexical:
+            candidates |= repository.document_row_ids(info, list(lexical))
         documents = repository.document_chunks(sorted(candidates), info.dimensions)
         if not documents:
             return []
         unit_query = query / max(float(np.linalg.norm(query)), 1e-12)
         matrices = [_unit_rows(matrix) for *_, matrix in documents]
-        scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
+        if lexical is None:
+            scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
+        else:
+            dense = Method("max_mean_first", {**DEFAULT_METHOD.params, "first": mix.first})
+            best = max(lexical.values(), default=0.0)
+            words = np.array([lexical.get(document_id, 0.0) / best if best > 0 else 0.0
+                              for document_id, *_ in documents], dtype=np.float32)
+            scores = document_scores(unit_query, matrices, dense) + mix.lexical * words
         hits = []
-        for position in np.argsort(-scores)[:k]:
+        for position in np.argsort(-scores, kind="stable")[:k]:
             document_id, metadata, chunks, _ = documents[position]
-            best = np.argsort(-(matrices[position] @ unit_query))[:EVIDENCE_CHUNKS]
+            best_chunks = np.argsort(-(matrices[position] @ unit_query))[:EVIDENCE_CHUNKS]
             hits.append(Hit(
-                document_id, float(scores[position]), chunks[best[0]], metadata,
-                [chunks[i] for i in best],
+                document_id, float(scores[position]), chunks[best_chunks[0]], metadata,
+                [chunks[i] for i in best_chunks],
             ))
         return hits
 
-
-def _validate(conditions: list[Condition]) -> None:
-    if len(conditions) > MAX_CONDITIONS:
-        raise InvalidArgument(
-            f"{len(conditions)} filter conditions, more than {MAX_CONDITIONS}; a filter on that "
-            "many keys belongs in a metadata value of its own", "filter.conditions",
-        )
-    for position, condition in enumerate(conditions):
-        where = f"filter.conditions[{position}]"
-        if not condition.key:
-            raise InvalidArgument(f"{where}: the condition has an empty key", f"{where}.key")
-        check_key(condition.key, where)
-        if not is_scalar(condition.equals):
-            raise InvalidArgument(
-                f"filter on {condition.key!r}: only string, number, bool or null values compare",
-                f"{where}.equals",
-            )
-        check_finite(condition.equals, f"{where}.equals")
+    def _lexical_documents(
+        self, info: CollectionInfo, terms: list[str], k: int, conditions: Sequence[Condition],
+        pool: int = 0, evidence: bool = True,
+    ) -> list[Hit]:
+        """Documents ranked by their best lexical chunk among the ``pool`` best chunks."""
+        pool = pool or max(4 * k, MIN_POOL)
+        ranked = self.storage.repository.lexical_chunks(info, terms, pool, conditions)
+        hits: dict[str, Hit] = {}
+        for hit in self.storage.repository.chunk_hits(ranked):
+            best = hits.get(hit.document_id)
+            if best is None:
+                hits[hit.document_id] = Hit(hit.document_id, hit.score, hit.chunk, hit.metadata,
+                                            [hit.chunk])
+            elif evidence and len(best.evidence) < EVIDENCE_CHUNKS:
+                best.evidence.append(hit.chunk)
+        return list(hits.values())[:k]
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

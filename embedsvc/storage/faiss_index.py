@@ -29,6 +29,8 @@ from embedsvc.ports import Repository
 from embedsvc.types import METRICS, CollectionInfo, Condition, IndexChanges, Level
 
 log = logging.getLogger(__name__)
+# A funnel search re-scores this many candidates per hit wanted.
+FUNNEL_FACTOR = 10
 
 
 class _FlatIndex:
@@ -44,6 +46,7 @@ class _FlatIndex:
             index = faiss.IndexIDMap2(flat(dimensions))
         self._index = index
         self._lock = threading.Lock()
+        self._funnels: dict[int, _Funnel] = {}  # by shortlist width; dropped on every write
         self.dirty = False
 
     def __len__(self) -> int:
@@ -60,6 +63,7 @@ class _FlatIndex:
             self._index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
             )
+            self._funnels.clear()
             self.dirty = True
 
     def remove(self, ids: np.ndarray) -> None:
@@ -67,6 +71,7 @@ class _FlatIndex:
             return
         with self._lock:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._funnels.clear()
             self.dirty = True
 
     def search(
@@ -91,6 +96,21 @@ class _FlatIndex:
             (int(i), sign * float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
         ]
 
+    def funnel_search(
+        self, query: np.ndarray, k: int, dims: int, allowed_ids: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Matryoshka funnel: a shortlist of FUNNEL_FACTOR x k by the leading ``dims``, then
+        exact scores at full width for the shortlist only."""
+        if allowed_ids is not None and len(allowed_ids) == 0:
+            return []
+        with self._lock:
+            if self._index.ntotal == 0:
+                return []
+            funnel = self._funnels.get(dims)
+            if funnel is None:
+                funnel = self._funnels[dims] = _Funnel.of(self._index, dims, self.metric)
+        return funnel.search(query, k, allowed_ids)
+
     def serialized(self) -> bytes:
         with self._lock:
             self.dirty = False
@@ -104,6 +124,48 @@ class _FlatIndex:
         except (OSError, ValueError, RuntimeError):
             return None
         return cls(dimensions, metric, index) if index.d == dimensions else None
+
+
+class _Funnel:
+    """The leading dims of every vector in a flat index of their own (re-normalized for
+    cosine), beside the full vectors for re-scoring; built on first use after a write."""
+
+    def __init__(self, ids: np.ndarray, full: np.ndarray, dims: int, metric: str) -> None:
+        self.ids, self.full, self.metric = ids, full, metric
+        low = np.ascontiguousarray(full[:, :dims])
+        if metric == "cosine":
+            low /= np.maximum(np.linalg.norm(low, axis=1, keepdims=True), 1e-12)
+            self.low = faiss.IndexFlatIP(dims)
+        else:
+            self.low = faiss.IndexFlatL2(dims)
+        self.low.add(low)
+        self.dims = dims
+
+    @classmethod
+    def of(cls, index: faiss.Index, dims: int, metric: str) -> _Funnel:
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        return cls(ids, index.index.reconstruct_n(0, index.ntotal), dims, metric)
+
+    def search(
+        self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        low = query[: self.dims].copy()
+        if self.metric == "cosine":
+            low /= max(float(np.linalg.norm(low)), 1e-12)
+        params = None
+        if allowed_ids is not None:
+            rows = np.flatnonzero(np.isin(self.ids, allowed_ids)).astype(np.int64)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+        _, rows = self.low.search(low.reshape(1, -1), FUNNEL_FACTOR * k, params=params)
+        rows = rows[0][rows[0] >= 0]
+        candidates = self.full[rows]
+        if self.metric == "cosine":
+            scores = candidates @ query
+        else:
+            scores = -((candidates - query) ** 2).sum(axis=1)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(int(self.ids[rows[i]]), float(scores[i])) for i in best]
 
 
 @dataclass
@@ -222,10 +284,13 @@ class FaissVectorIndex:
 
     def search(
         self, info: CollectionInfo, query: np.ndarray, k: int, level: Level = "chunk",
-        conditions: Sequence[Condition] = (),
+        conditions: Sequence[Condition] = (), funnel_dims: int = 0,
     ) -> list[tuple[int, float]]:
         allowed = self.repository.matching_ids(info, conditions, level) if conditions else None
-        return self._get(info).space(level).search(query, k, allowed)
+        space = self._get(info).space(level)
+        if 0 < funnel_dims < info.dimensions:
+            return space.funnel_search(query, k, funnel_dims, allowed)
+        return space.search(query, k, allowed)
 
     def ids(self, info: CollectionInfo, level: Level = "chunk") -> np.ndarray:
         return self._get(info).space(level).ids()

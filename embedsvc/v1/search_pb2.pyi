@@ -14,25 +14,40 @@ class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEVEL_UNSPECIFIED: _ClassVar[Level]
     LEVEL_CHUNK: _ClassVar[Level]
     LEVEL_DOCUMENT: _ClassVar[Level]
+
+class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODE_UNSPECIFIED: _ClassVar[Mode]
+    MODE_DENSE: _ClassVar[Mode]
+    MODE_LEXICAL: _ClassVar[Mode]
+    MODE_HYBRID: _ClassVar[Mode]
 LEVEL_UNSPECIFIED: Level
 LEVEL_CHUNK: Level
 LEVEL_DOCUMENT: Level
+MODE_UNSPECIFIED: Mode
+MODE_DENSE: Mode
+MODE_LEXICAL: Mode
+MODE_HYBRID: Mode
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "query", "k", "filter", "level", "query_profile")
+    __slots__ = ("collection", "query", "k", "filter", "level", "query_profile", "mode", "funnel_dims")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     QUERY_PROFILE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    FUNNEL_DIMS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     query: str
     k: int
     filter: _types_pb2.Filter
     level: Level
     query_profile: _types_pb2.EncoderProfile
-    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., query_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ...) -> None: ...
+    mode: Mode
+    funnel_dims: int
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., query_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., mode: _Optional[_Union[Mode, str]] = ..., funnel_dims: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("document_id", "score", "chunk", "metadata", "evidence")

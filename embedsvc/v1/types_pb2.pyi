@@ -66,9 +66,33 @@ class Filter(_message.Message):
     def __init__(self, conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
 class Condition(_message.Message):
-    __slots__ = ("key", "equals")
+    __slots__ = ("key", "equals", "not_equals", "is_in", "not_in", "range", "prefix", "exists")
     KEY_FIELD_NUMBER: _ClassVar[int]
     EQUALS_FIELD_NUMBER: _ClassVar[int]
+    NOT_EQUALS_FIELD_NUMBER: _ClassVar[int]
+    IS_IN_FIELD_NUMBER: _ClassVar[int]
+    NOT_IN_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
     key: str
     equals: _struct_pb2.Value
-    def __init__(self, key: _Optional[str] = ..., equals: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    not_equals: _struct_pb2.Value
+    is_in: _struct_pb2.ListValue
+    not_in: _struct_pb2.ListValue
+    range: Range
+    prefix: str
+    exists: bool
+    def __init__(self, key: _Optional[str] = ..., equals: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., not_equals: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., is_in: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., not_in: _Optional[_Union[_struct_pb2.ListValue, _Mapping]] = ..., range: _Optional[_Union[Range, _Mapping]] = ..., prefix: _Optional[str] = ..., exists: _Optional[bool] = ...) -> None: ...
+
+class Range(_message.Message):
+    __slots__ = ("gt", "gte", "lt", "lte")
+    GT_FIELD_NUMBER: _ClassVar[int]
+    GTE_FIELD_NUMBER: _ClassVar[int]
+    LT_FIELD_NUMBER: _ClassVar[int]
+    LTE_FIELD_NUMBER: _ClassVar[int]
+    gt: _struct_pb2.Value
+    gte: _struct_pb2.Value
+    lt: _struct_pb2.Value
+    lte: _struct_pb2.Value
+    def __init__(self, gt: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., gte: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., lt: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., lte: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...

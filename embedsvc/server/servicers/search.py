@@ -1,4 +1,4 @@
-"""SearchService: chunk- and document-level search with filters."""
+"""SearchService: chunk- and document-level search, dense, lexical or hybrid, with filters."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     @rpc
     def Search(self, request, context):  # noqa: N802
         if request.level not in convert.LEVEL_NAMES:
-            raise InvalidArgument(f"unknown level {request.level}; use CHUNK or DOCUMENT")
+            raise InvalidArgument(f"unknown level {request.level}; use CHUNK or DOCUMENT", "level")
+        if request.mode not in convert.MODE_NAMES:
+            raise InvalidArgument(
+                f"unknown mode {request.mode}; use DENSE, LEXICAL or HYBRID", "mode"
+            )
         hits = self.core.search(
             request.collection, request.query, request.k or 10,
             convert.conditions_in(request.filter), convert.LEVEL_NAMES[request.level],
             convert.profile_overrides(request.query_profile),
             is_active=context.is_active, deadline=deadline(context),
+            mode=convert.MODE_NAMES[request.mode], funnel_dims=request.funnel_dims,
         )
         return search_pb2.SearchResponse(hits=[convert.hit_out(hit) for hit in hits])
 

@@ -8,6 +8,7 @@ commit and the mirror costs a repair from here (`ids`, `vectors`), never a wrong
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 import threading
 import time
@@ -18,13 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Select, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, defer, sessionmaker
 
 from embedsvc.errors import AlreadyExists, DataDirLocked, NotFound
+from embedsvc.faults import fault_point
+from embedsvc.lexical import chunk_terms
 from embedsvc.metadata import canonical_json, filterable_entries
 from embedsvc.storage.lock import SERVER_HINT
+from embedsvc.storage.sql import lexical
 from embedsvc.storage.sql.database import (
     bounded_by_deadline,
     create_db_engine,
@@ -224,6 +228,7 @@ class SqlRepository:
             _lock_collection(session, info)
             results = [_write_document(session, info, doc, changes) for doc in documents]
             session.flush()
+            fault_point("upsert.writing")
             changes.generation = _bump_generation(session, info)
         return results, changes.build(info.dimensions)
 
@@ -295,20 +300,26 @@ class SqlRepository:
         self, info: CollectionInfo, conditions: Sequence[Condition], level: Level
     ) -> np.ndarray:
         """Ids of the documents (or of their chunks) whose metadata satisfies every condition."""
-        documents = select(DocumentRow.id).where(DocumentRow.collection_id == info.id)
-        for condition in conditions:
-            documents = documents.where(DocumentRow.id.in_(
-                select(MetadataEntry.document_id).where(
-                    MetadataEntry.key == condition.key,
-                    MetadataEntry.value_json == canonical_json(condition.equals),
-                )
-            ))
+        documents = _matching_documents(info, conditions)
         if level == "chunk":
             query = select(ChunkRow.id).where(ChunkRow.document_id.in_(documents))
         else:
             query = documents
         with self._reading() as session:
             return np.fromiter(session.scalars(query), dtype=np.int64)
+
+    def lexical_chunks(
+        self, info: CollectionInfo, terms: Sequence[str], k: int,
+        conditions: Sequence[Condition] = (),
+    ) -> list[tuple[int, float]]:
+        """The ``k`` chunks that best match any of ``terms`` in the lexical index, best first,
+        with their scores (higher is better), filtered in the same query."""
+        if not terms:
+            return []
+        documents = _matching_documents(info, conditions) if conditions else None
+        query = lexical.ranked_chunks(self.dialect, terms, info.id, k, documents)
+        with self._reading() as session:
+            return [(int(row[0]), float(row[1])) for row in session.execute(query)]
 
     def chunk_hits(self, ranked: Sequence[tuple[int, float]]) -> list[Hit]:
         """Hits for ranked (chunk id, score) pairs, in rank order; ids deleted meanwhile are
@@ -328,6 +339,16 @@ class SqlRepository:
                 by_id[chunk_id][2] or {})
             for chunk_id, score in ranked if chunk_id in by_id
         ]
+
+    def document_row_ids(self, info: CollectionInfo, document_ids: Sequence[str]) -> set[int]:
+        """Row ids of these documents of the collection (for candidates found by name)."""
+        if not document_ids:
+            return set()
+        with self._reading() as session:
+            return set(session.scalars(select(DocumentRow.id).where(
+                DocumentRow.collection_id == info.id,
+                DocumentRow.external_id.in_(list(document_ids)),
+            )))
 
     def documents_of_chunks(self, chunk_ids: Sequence[int]) -> set[int]:
         if not chunk_ids:
@@ -486,7 +507,8 @@ def _write_document(
         session.delete(stale)
     session.execute(delete(MetadataEntry).where(MetadataEntry.document_id == row.id))
     session.add_all(
-        MetadataEntry(document_id=row.id, key=key, value_json=value)
+        MetadataEntry(document_id=row.id, key=key, value_json=value.json,
+                      value_number=value.number, value_text=value.text)
         for key, value in filterable_entries(doc.metadata).items()
     )
     return UpsertResult(
@@ -502,6 +524,41 @@ def _place(row: ChunkRow, chunk: Chunk) -> None:
     row.token_count, row.context = chunk.token_count, chunk.context
     # Generated names can outgrow the columns (PostgreSQL enforces them); keep their start.
     row.symbol, row.kind = chunk.symbol[:MAX_SYMBOL_CHARS], chunk.kind[:MAX_KIND_CHARS]
+    row.terms = chunk_terms(row.symbol, chunk.context, chunk.text)
+
+
+def _matching_documents(info: CollectionInfo, conditions: Sequence[Condition]) -> Select:
+    """The ids of the collection's documents that satisfy every condition."""
+    documents = select(DocumentRow.id).where(DocumentRow.collection_id == info.id)
+    for condition in conditions:
+        documents = documents.where(_holds(condition))
+    return documents
+
+
+def _holds(condition: Condition) -> ColumnElement[bool]:
+    """One condition as a predicate on DocumentRow.id (see embedsvc.filters for the meaning)."""
+    entries = select(MetadataEntry.document_id).where(MetadataEntry.key == condition.key)
+    op, value = condition.op, condition.value
+    if op in ("equals", "not_equals"):
+        entries = entries.where(MetadataEntry.value_json == canonical_json(value))
+    elif op in ("in", "not_in"):
+        entries = entries.where(MetadataEntry.value_json.in_([canonical_json(v) for v in value]))
+    elif op == "prefix":
+        entries = entries.where(func.substr(MetadataEntry.value_text, 1, len(value)) == value)
+    elif op == "range":
+        bounds = value.bounds()
+        numeric = not any(isinstance(bound, str) for bound in bounds.values())
+        column = MetadataEntry.value_number if numeric else MetadataEntry.value_text
+        for name, bound in bounds.items():
+            entries = entries.where(_COMPARISONS[name](column, bound))
+    if op in ("not_equals", "not_in") or (op == "exists" and not value):
+        return DocumentRow.id.not_in(entries)
+    return DocumentRow.id.in_(entries)
+
+
+_COMPARISONS = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le,
+}
 
 
 def _stored_chunk(row: ChunkRow) -> StoredChunk:

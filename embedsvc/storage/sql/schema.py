@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
+# String metadata compares in code-point order on both databases (SQLite's BINARY does that).
+FilterText = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+# The lexical index over chunk text is not a model: SQLite's FTS5 table `chunks_fts` (kept by
+# triggers) and PostgreSQL's generated `chunks.lexical` tsvector (GIN-indexed) are created by
+# migration 0005 and queried by storage/sql/lexical.py.
+LEXICAL_OBJECTS = frozenset({"chunks_fts", "lexical", "ix_chunks_lexical"})
+
+
+def is_model_object(_object, name, type_, _reflected, _compare_to) -> bool:
+    """Alembic's include_object: the lexical index's own objects are left to its migration."""
+    return not (name in LEXICAL_OBJECTS or (type_ == "table" and name.startswith("chunks_fts")))
 
 
 def _now() -> datetime:
@@ -107,16 +119,25 @@ class ChunkRow(Base):
     kind: Mapped[str] = mapped_column(String(64), default="")
     # float32 little-endian bytes at the collection's dimensions.
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # Extra words for the lexical index: the camelCase parts of identifiers (embedsvc.lexical).
+    terms: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class MetadataEntry(Base):
-    """One top-level scalar metadata value of a document, as canonical JSON, for filtering."""
+    """One top-level scalar metadata value of a document, for filtering: canonical JSON for
+    equality, and the number or string itself for ranges and prefixes."""
 
     __tablename__ = "metadata_entries"
-    __table_args__ = (Index("ix_metadata_entries_key_value", "key", "value_json"),)
+    __table_args__ = (
+        Index("ix_metadata_entries_key_value", "key", "value_json"),
+        Index("ix_metadata_entries_key_number", "key", "value_number"),
+        Index("ix_metadata_entries_key_text", "key", "value_text"),
+    )
 
     document_id: Mapped[int] = mapped_column(
         ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
     )
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value_json: Mapped[str] = mapped_column(String(1024))
+    value_number: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value_text: Mapped[str | None] = mapped_column(FilterText, nullable=True)
