@@ -12,6 +12,8 @@ from embedsvc.errors import InvalidArgument, NotFound, Unauthenticated
 from tests.conftest import API_KEY
 
 TEXTS = [f"note {i}: " + "word " * (i % 7) for i in range(300)]
+# Vectors are compared across different batch compositions: fp32 keeps padding effects ~1e-7.
+FP32 = {"profile": {"precision": "fp32"}}
 
 
 @pytest.fixture
@@ -76,12 +78,15 @@ def test_embed_many_splits_within_the_limits_and_keeps_order(api_server, client)
     vectors, in the caller's order, as small requests in order."""
     limit = client.limits().max_batch_texts
     texts = (TEXTS * (limit // len(TEXTS) + 2))[: limit + 50]
-    expected = np.concatenate([client.embed(texts[i:i + 64]) for i in range(0, len(texts), 64)])
-    np.testing.assert_allclose(client.embed_many(texts, concurrency=3), expected, atol=1e-5)
+    expected = np.concatenate(
+        [client.embed(texts[i:i + 64], **FP32) for i in range(0, len(texts), 64)]
+    )
+    np.testing.assert_allclose(client.embed_many(texts, concurrency=3, **FP32), expected,
+                               atol=1e-5)
 
     async def scenario():
         async with async_client(api_server) as aclient:
-            return await aclient.embed_many(texts, concurrency=3)
+            return await aclient.embed_many(texts, concurrency=3, **FP32)
 
     np.testing.assert_allclose(run(scenario()), expected, atol=1e-5)
 
@@ -129,8 +134,8 @@ def test_embed_stream_rebatches_single_texts_in_order(api_server, client):
     """One text per message comes back as one vector per message, in order, equal to Embed's;
     a bad message ends the stream with INVALID_ARGUMENT naming it."""
     texts = TEXTS[:120]
-    expected = client.embed(texts)
-    streamed = np.stack(list(client.embed_stream(texts)))
+    expected = client.embed(texts, **FP32)
+    streamed = np.stack(list(client.embed_stream(texts, **FP32)))
     np.testing.assert_allclose(streamed, expected, atol=1e-5)
     narrow = np.stack(list(client.embed_stream(texts[:5], dimensions=32)))
     np.testing.assert_allclose(narrow, client.embed(texts[:5], dimensions=32), atol=1e-5)
@@ -139,7 +144,7 @@ def test_embed_stream_rebatches_single_texts_in_order(api_server, client):
 
     async def scenario():
         async with async_client(api_server) as aclient:
-            return [vector async for vector in aclient.embed_stream(texts[:10])]
+            return [vector async for vector in aclient.embed_stream(texts[:10], **FP32)]
 
     np.testing.assert_allclose(np.stack(run(scenario())), expected[:10], atol=1e-5)
 
