@@ -140,9 +140,22 @@ class _Api:
     `embedsvc.types`. ``_call`` is the one thing a subclass supplies: it returns the converted
     response (`Client`) or a coroutine of it (`AsyncClient`)."""
 
-    def __init__(self, channel: Any, api_key: str, timeout: float) -> None:
+    _grpc: Any = grpc  # the module whose channels this client uses: grpc or grpc.aio
+
+    def __init__(
+        self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
+        root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
+        attempts: int = 5,
+    ) -> None:
+        options = channel_options(max_message_bytes, attempts)
+        if root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+            channel = self._grpc.secure_channel(target, credentials, options=options)
+        else:
+            channel = self._grpc.insecure_channel(target, options=options)
         self.channel = channel
         self.timeout = timeout
+        self._limits: Limits | None = None
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(channel)
         self.index = index_pb2_grpc.IndexServiceStub(channel)
@@ -349,20 +362,6 @@ class Client(_Api):
     ...     client.search("docs", "greeting", k=3)
     """
 
-    def __init__(
-        self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
-        root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
-        attempts: int = 5,
-    ) -> None:
-        options = channel_options(max_message_bytes, attempts)
-        if root_certificates is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates)
-            channel = grpc.secure_channel(target, credentials, options=options)
-        else:
-            channel = grpc.insecure_channel(target, options=options)
-        super().__init__(channel, api_key, timeout)
-        self._limits: Limits | None = None
-
     def __enter__(self) -> Client:
         return self
 
@@ -458,19 +457,7 @@ class AsyncClient(_Api):
     ...     vectors = await client.embed_many(texts)
     """
 
-    def __init__(
-        self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
-        root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
-        attempts: int = 5,
-    ) -> None:
-        options = channel_options(max_message_bytes, attempts)
-        if root_certificates is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates)
-            channel = grpc.aio.secure_channel(target, credentials, options=options)
-        else:
-            channel = grpc.aio.insecure_channel(target, options=options)
-        super().__init__(channel, api_key, timeout)
-        self._limits: Limits | None = None
+    _grpc = grpc.aio
 
     async def __aenter__(self) -> AsyncClient:
         return self
