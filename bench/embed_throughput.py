@@ -5,13 +5,14 @@ The service should cost little on top of the model it wraps: the goal is gRPC te
 both. Each measurement is the best of REPEATS, interleaved across modes for the same reason.
 The client-side helpers (`Client.embed_many`, `AsyncClient.embed_many`: length-grouped requests
 up to the server's limits, 4 in flight) run on the long set and on 10,000 short texts.
-`--helpers-only` leaves out the fixed-size request modes (half the run time).
+`--helpers-only` leaves out the fixed-size request modes; `--repeats N` (default 3).
 Prints a markdown table and writes bench/results/embed_throughput.json; exits 1 when a request
 fails or the gRPC vectors differ from the in-process ones.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
 import itertools
@@ -43,7 +44,7 @@ BATCH = 32  # texts per in-process batch and per request (the server batches by 
 # Same precision on both sides: the server's default profile is bf16 where the CPU has it.
 PROFILE = {"precision": "fp32"}
 THREADS = 4  # clients in the concurrent mode
-REPEATS = 3
+REPEATS = 3  # --repeats N
 GOAL = 0.95
 MIN_COSINE = 0.9999
 SERVER_LOG = RESULTS_DIR / "embed_throughput.server.log"
@@ -166,10 +167,12 @@ class Measurements:
     cosine: float  # worst gRPC-vs-in-process cosine over every vector
 
 
-def measure(modes: dict[str, Embed], texts: dict[str, list[str]]) -> Measurements:
+def measure(
+    modes: dict[str, Embed], texts: dict[str, list[str]], repeats: int = REPEATS
+) -> Measurements:
     """Best of REPEATS per (set, mode); a mode whose request fails is reported, not retried."""
     result = Measurements({}, {}, 1.0)
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for name, items in texts.items():
             for mode, embed in modes.items():  # INPROC first: its vectors are the reference
                 if mode not in SET_MODES[name] or (name, mode) in result.errors:
@@ -180,6 +183,7 @@ def measure(modes: dict[str, Embed], texts: dict[str, list[str]]) -> Measurement
                     result.errors[name, mode] = f"{error.code().name}: {error.details()}"
                     continue
                 result.best[name, mode] = min(result.best.get((name, mode), np.inf), seconds)
+                print(f"{name} / {mode}: {len(items) / seconds:.1f} texts/s", file=sys.stderr)
                 if mode == INPROC:
                     reference = vectors
                 elif mode in GRPC_MODES:
@@ -212,18 +216,19 @@ def markdown(table: list[Row]) -> str:
     ])
 
 
-def environment() -> dict[str, object]:
+def environment(repeats: int) -> dict[str, object]:
     """What the numbers depend on; a load average above the core count means they are noisy."""
     return {
         "python": platform.python_version(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "load_average_1m": os.getloadavg()[0], "batch": BATCH, "threads": THREADS,
-        "repeats": REPEATS,
+        "repeats": repeats,
     }
 
 
 def run(
-    model: SentenceTransformer, texts: dict[str, list[str]], helpers_only: bool = False
+    model: SentenceTransformer, texts: dict[str, list[str]], helpers_only: bool = False,
+    repeats: int = REPEATS,
 ) -> tuple[Measurements, dict[str, object]]:
     """Warm both sides up, then measure; the server stays idle while in-process encodes.
     Also returns the server's default profile, which PROFILE overrides."""
@@ -247,13 +252,13 @@ def run(
         }
         if helpers_only:
             del modes[SEQUENTIAL], modes[CONCURRENT]
-        found = measure(modes, texts)
+        found = measure(modes, texts, repeats)
     return found, default_profile
 
 
 def report(
     found: Measurements, table: list[Row], padding: dict[str, float],
-    server_default: dict[str, object],
+    server_default: dict[str, object], repeats: int,
 ) -> dict[str, object]:
     """Print the table and verdicts; return everything for the JSON file."""
     print(markdown(table))
@@ -272,7 +277,7 @@ def report(
     return {
         "rows": [asdict(r) for r in table], "min_cosine": found.cosine, "goal": GOAL,
         "worst_grpc_ratio": worst, "padding_factor": padding, "profile": PROFILE,
-        "server_default_profile": server_default, "environment": environment(),
+        "server_default_profile": server_default, "environment": environment(repeats),
     }
 
 
@@ -287,14 +292,18 @@ def warn_if_busy() -> None:
 def main() -> int:
     warn_if_busy()
     model = SentenceTransformer(str(get_model_path()), device="cpu")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--helpers-only", action="store_true",
+                        help="only in-process and the embed_many helpers")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="best of N per mode")
+    args = parser.parse_args()
     texts = corpora(model)
-    helpers_only = "--helpers-only" in sys.argv[1:]
-    if helpers_only:
+    if args.helpers_only:
         del texts["short"]
-    found, server_default = run(model, texts, helpers_only)
+    found, server_default = run(model, texts, args.helpers_only, args.repeats)
     table = rows(found, texts, [INPROC, *GRPC_MODES])
     padding = {name: padding_factor(model, items) for name, items in texts.items()}
-    summary = report(found, table, padding, server_default)
+    summary = report(found, table, padding, server_default, args.repeats)
     print(f"wrote {write_results('embed_throughput', summary)}")
     return 1 if found.errors or found.cosine < MIN_COSINE else 0
 

@@ -18,16 +18,21 @@ from embedsvc.types import DocumentInput, Limits
 REQUEST_BYTES_SHARE = 0.8
 PER_ITEM_OVERHEAD = 16
 DEFAULT_CONCURRENCY = 4
+# Texts per embed request at most, below the server's limit too: with a few requests in flight
+# the server still batches hundreds of texts at once, and each request's wait stays short
+# enough for its deadline on a busy server.
+MAX_TEXTS_PER_REQUEST = 128
 
 
 def embed_groups(texts: Sequence[str], limits: Limits) -> list[list[int]]:
-    """Positions of ``texts`` in requests of at most ``max_batch_texts`` texts and a share of
-    ``max_request_bytes``. Texts are grouped by length, so one request's texts pad alike (as
+    """Positions of ``texts`` in requests of at most ``max_batch_texts`` (and
+    MAX_TEXTS_PER_REQUEST) texts and a share of ``max_request_bytes``. Texts are grouped by length, so one request's texts pad alike (as
     one sorted in-process ``encode`` call would); `gather` puts the vectors back in order."""
     order = sorted(range(len(texts)), key=lambda position: len(texts[position]))
     sizes = [len(texts[position].encode()) + PER_ITEM_OVERHEAD for position in order]
-    return [[order[i] for i in group] for group in _bounded(sizes, limits.max_batch_texts,
-                                                            limits.max_request_bytes)]
+    per_request = min(limits.max_batch_texts, MAX_TEXTS_PER_REQUEST)
+    return [[order[i] for i in group]
+            for group in _bounded(sizes, per_request, limits.max_request_bytes)]
 
 
 def upsert_groups(documents: Sequence[DocumentInput], limits: Limits) -> list[list[int]]:
