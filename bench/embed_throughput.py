@@ -296,7 +296,11 @@ def main() -> int:
     parser.add_argument("--helpers-only", action="store_true",
                         help="only in-process and the embed_many helpers")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="best of N per mode")
+    parser.add_argument("--long", type=int, default=SET_SIZES["long"], help="long texts")
+    parser.add_argument("--many", type=int, default=SET_SIZES["short 10k"],
+                        help="short texts for the helpers")
     args = parser.parse_args()
+    SET_SIZES.update({"long": args.long, "short 10k": args.many})
     texts = corpora(model)
     if args.helpers_only:
         del texts["short"]

@@ -26,8 +26,9 @@ MAX_TEXTS_PER_REQUEST = 128
 
 def embed_groups(texts: Sequence[str], limits: Limits) -> list[list[int]]:
     """Positions of ``texts`` in requests of at most ``max_batch_texts`` (and
-    MAX_TEXTS_PER_REQUEST) texts and a share of ``max_request_bytes``. Texts are grouped by length, so one request's texts pad alike (as
-    one sorted in-process ``encode`` call would); `gather` puts the vectors back in order."""
+    MAX_TEXTS_PER_REQUEST) texts and a share of ``max_request_bytes``. Texts are grouped by
+    length, so one request's texts pad alike (as one sorted in-process ``encode`` call would);
+    `gather` puts the vectors back in order."""
     order = sorted(range(len(texts)), key=lambda position: len(texts[position]))
     sizes = [len(texts[position].encode()) + PER_ITEM_OVERHEAD for position in order]
     per_request = min(limits.max_batch_texts, MAX_TEXTS_PER_REQUEST)
