@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+# The langchain-tests suites bring global pytest plugins and need asyncio_mode=auto: they run
+# in an environment of their own, with the client side of embedsvc installed --no-deps.
+LC_VENV := .venv-langchain
+LC_STAMP := $(LC_VENV)/.installed-stamp
+
 .PHONY: all install run test bench protos clean
 
 all: install
@@ -24,9 +29,18 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/embedsvc serve
 
-test: install
+$(LC_STAMP): tests_langchain/requirements.txt tests_langchain/constraints.txt pyproject.toml
+	test -x $(LC_VENV)/bin/python || $(PYTHON) -m venv $(LC_VENV)
+	$(LC_VENV)/bin/pip install --quiet --upgrade "pip>=24"
+	$(LC_VENV)/bin/pip install --quiet -r tests_langchain/requirements.txt \
+		-c tests_langchain/constraints.txt
+	$(LC_VENV)/bin/pip install --quiet --no-deps -e .
+	touch $(LC_STAMP)
+
+test: install $(LC_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	$(LC_VENV)/bin/python -m pytest -c tests_langchain/pytest.ini -q tests_langchain
 
 # The long-document benchmarks read the Python FAQ and perlfaq from Debian's doc packages.
 BENCH_PACKAGES := python3.11-doc perl-doc
@@ -42,4 +56,4 @@ protos: install
 		--pyi_out=. protos/embedsvc/v1/*.proto
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LC_VENV) .pytest_cache .ruff_cache

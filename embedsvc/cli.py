@@ -80,6 +80,9 @@ def serve(
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics on this port [env EMBEDSVC_METRICS_PORT]"
     )] = None,
+    http_port: Annotated[int | None, typer.Option(
+        help="Serve OpenAI-compatible /v1/embeddings on this port [env EMBEDSVC_HTTP_PORT]"
+    )] = None,
 ) -> None:
     """Start the gRPC server; SIGTERM drains requests and saves indexes."""
     _logging()
@@ -93,7 +96,7 @@ def serve(
         named = {name: spec for name, _, spec in pairs}
     settings = _settings(
         data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
-        api_key=api_key, models=named, metrics_port=metrics_port,
+        api_key=api_key, models=named, metrics_port=metrics_port, http_port=http_port,
     )
     try:
         server = Server(settings)

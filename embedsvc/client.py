@@ -1,11 +1,26 @@
-"""Python client for the embedsvc gRPC API: the same methods and types as the in-process
-`embedsvc.core.Core`, so code written against one runs against the other."""
+"""Python clients for the embedsvc gRPC API: the same methods and types as the in-process
+`embedsvc.core.Core`, so code written against one runs against the other.
+
+`Client` blocks; `AsyncClient` (grpc.aio) has the same methods as coroutines. Both inherit every
+request and response conversion from `_Api`, which only leaves them how a call is awaited.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -14,7 +29,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from embedsvc import convert
+from embedsvc import batches, convert
 from embedsvc.errors import EmbedsvcError, InvalidArgument, error_class
 from embedsvc.paging import all_pages
 from embedsvc.types import (
@@ -28,11 +43,13 @@ from embedsvc.types import (
     DocumentSummary,
     Embedded,
     Hit,
+    Limits,
     Page,
     PreparedDocument,
     ProfileOverrides,
     ServerInfo,
     StoredDocument,
+    Token,
     UpsertResult,
     Where,
     choice,
@@ -123,87 +140,64 @@ def _document(document: DocumentInput | Mapping[str, Any]) -> DocumentInput:
     )
 
 
-class Client:
-    """Blocking client. A refusal raises the core's error class for its status (``NotFound``,
-    ``InvalidArgument``, ...), which is also a ``grpc.RpcError`` with ``code()``/``details()``.
+def _same(response: Any) -> Any:
+    return response
 
-    >>> with Client("127.0.0.1:50051") as client:
-    ...     client.create_collection("docs")
-    ...     client.upsert("docs", [{"id": "a", "text": "hello", "metadata": {"lang": "en"}}])
-    ...     client.search("docs", "greeting", k=3)
-    """
+
+def channel_options(max_message_bytes: int, attempts: int) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        *retry_options(attempts),
+    ]
+
+
+class _Api:
+    """Every RPC as a method: the request built from Python values, the response converted to
+    `embedsvc.types`. ``_call`` is the one thing a subclass supplies: it returns the converted
+    response (`Client`) or a coroutine of it (`AsyncClient`)."""
+
+    _grpc: Any = grpc  # the module whose channels this client uses: grpc or grpc.aio
 
     def __init__(
         self, target: str = "127.0.0.1:50051", api_key: str = "", timeout: float = 60.0,
         root_certificates: bytes | None = None, max_message_bytes: int = 64 * 1024 * 1024,
         attempts: int = 5,
     ) -> None:
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            *retry_options(attempts),
-        ]
+        options = channel_options(max_message_bytes, attempts)
         if root_certificates is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates)
-            self.channel = grpc.secure_channel(target, credentials, options=options)
+            channel = self._grpc.secure_channel(target, credentials, options=options)
         else:
-            self.channel = grpc.insecure_channel(target, options=options)
+            channel = self._grpc.insecure_channel(target, options=options)
+        self.channel = channel
         self.timeout = timeout
+        self._limits: Limits | None = None
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
-        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
-        self.index = index_pb2_grpc.IndexServiceStub(self.channel)
-        self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
-        self.chunking = chunking_pb2_grpc.ChunkingServiceStub(self.channel)
-        self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
+        self.embedding = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        self.index = index_pb2_grpc.IndexServiceStub(channel)
+        self.searching = search_pb2_grpc.SearchServiceStub(channel)
+        self.chunking = chunking_pb2_grpc.ChunkingServiceStub(channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+        self._health = health_pb2_grpc.HealthStub(channel)
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.channel.close()
-
-    def _call(self, method: Any, request: Any) -> Any:
-        try:
-            return method(request, timeout=self.timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise remote_error(error) from None
+    def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
+              authorized: bool = True) -> Any:
+        raise NotImplementedError
 
     # -- health and info ---------------------------------------------------------------
 
     def health(self, service: str = "") -> str:
         """'SERVING', 'NOT_SERVING', ...; never needs the API key."""
-        try:
-            response = self._health.Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout
-            )
-        except grpc.RpcError as error:
-            raise remote_error(error) from None
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-
-    def wait_until_serving(
-        self, timeout: float = 120.0, alive: Callable[[], bool] | None = None
-    ) -> None:
-        """Poll health until SERVING; ``alive`` (e.g. a server process check) fails fast."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if alive is not None and not alive():
-                raise RuntimeError("the server exited before it was serving")
-            try:
-                if self.health() == "SERVING":
-                    return
-            except grpc.RpcError:
-                pass  # not listening yet
-            time.sleep(0.2)
-        raise TimeoutError(f"server not SERVING after {timeout}s")
+        return self._call(
+            self._health.Check, health_pb2.HealthCheckRequest(service=service),
+            lambda r: health_pb2.HealthCheckResponse.ServingStatus.Name(r.status),
+            authorized=False,
+        )
 
     def info(self, model: str = "") -> ServerInfo:
-        return convert.info_in(self._call(self.embedding.Info, embedding_pb2.InfoRequest(
-            model=model
-        )))
+        return self._call(self.embedding.Info, embedding_pb2.InfoRequest(model=model),
+                          convert.info_in)
 
     # -- embedding and chunking --------------------------------------------------------
 
@@ -213,8 +207,8 @@ class Client:
         model: str = "", prompt: str = "",
     ) -> np.ndarray:
         """Vectors as a float32 array; ``profile`` overrides layers, tempscale, precision."""
-        return self.embed_full(texts, normalize, dimensions, on_overflow, profile, model,
-                               prompt).vectors
+        request = embed_request(texts, normalize, dimensions, on_overflow, profile, model, prompt)
+        return self._call(self.embedding.Embed, request, lambda r: convert.embedded_in(r).vectors)
 
     def embed_full(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
@@ -222,26 +216,31 @@ class Client:
         model: str = "", prompt: str = "",
     ) -> Embedded:
         """Vectors with per-input token counts and truncation flags."""
-        request = embedding_pb2.EmbedRequest(
-            texts=list(texts), normalize=normalize, on_overflow=convert.OVERFLOW_ENUMS[on_overflow],
-            profile=convert.overrides_out(profile), model=model, prompt=prompt,
+        request = embed_request(texts, normalize, dimensions, on_overflow, profile, model, prompt)
+        return self._call(self.embedding.Embed, request, convert.embedded_in)
+
+    def tokenize(
+        self, texts: Sequence[str], model: str = "", collection: str = "",
+        add_special_tokens: bool = True,
+    ) -> list[list[Token]]:
+        """Each text's tokens (id, text, special flag, char span) with the model's tokenizer,
+        or with the tokenizer of ``collection``'s model."""
+        request = embedding_pb2.TokenizeRequest(
+            texts=list(texts), model=model, collection=collection,
+            add_special_tokens=add_special_tokens,
         )
-        if dimensions is not None:
-            request.dimensions = dimensions
-        return convert.embedded_in(self._call(self.embedding.Embed, request))
+        return self._call(self.embedding.Tokenize, request, convert.tokenized_in)
 
     def chunk(
         self, text: str, language: str = "", path: str = "", max_tokens: int = 0,
         overlap_sentences: int = 0, model: str = "",
     ) -> ChunkResult:
         """How the server would chunk ``text`` (nothing is stored)."""
-        return convert.chunked_in(self._call(
-            self.chunking.Chunk,
-            chunking_pb2.ChunkRequest(
-                text=text, language=language, path=path, max_tokens=max_tokens,
-                overlap_sentences=overlap_sentences, model=model,
-            ),
-        ))
+        request = chunking_pb2.ChunkRequest(
+            text=text, language=language, path=path, max_tokens=max_tokens,
+            overlap_sentences=overlap_sentences, model=model,
+        )
+        return self._call(self.chunking.Chunk, request, convert.chunked_in)
 
     # -- collections -------------------------------------------------------------------
 
@@ -261,26 +260,22 @@ class Client:
             request.query_prompt = query_prompt
         if document_prompt is not None:
             request.document_prompt = document_prompt
-        return convert.collection_in(self._call(self.index.CreateCollection, request))
+        return self._call(self.index.CreateCollection, request, convert.collection_in)
 
     def get_collection(self, name: str) -> CollectionInfo:
-        return convert.collection_in(
-            self._call(self.index.GetCollection, index_pb2.GetCollectionRequest(name=name))
-        )
+        return self._call(self.index.GetCollection, index_pb2.GetCollectionRequest(name=name),
+                          convert.collection_in)
 
     def list_collections(self, page_size: int = 0, page_token: str = "") -> Page[CollectionInfo]:
-        response = self._call(
+        return self._call(
             self.index.ListCollections,
             index_pb2.ListCollectionsRequest(page_size=page_size, page_token=page_token),
+            lambda r: Page([convert.collection_in(c) for c in r.collections], r.next_page_token),
         )
-        return Page([convert.collection_in(c) for c in response.collections],
-                    response.next_page_token)
-
-    def all_collections(self) -> list[CollectionInfo]:
-        return all_pages(lambda token: self.list_collections(0, token))
 
     def delete_collection(self, name: str) -> None:
-        self._call(self.index.DeleteCollection, index_pb2.DeleteCollectionRequest(name=name))
+        return self._call(self.index.DeleteCollection,
+                          index_pb2.DeleteCollectionRequest(name=name), lambda _: None)
 
     # -- documents ---------------------------------------------------------------------
 
@@ -292,8 +287,7 @@ class Client:
             collection=collection,
             documents=[convert.document_out(_document(d)) for d in documents],
         )
-        response = self._call(self.index.UpsertDocuments, request)
-        return [convert.result_in(r) for r in response.results]
+        return self._call(self.index.UpsertDocuments, request, _results)
 
     def upsert_prepared(
         self, collection: str, documents: Sequence[PreparedDocument], model_fingerprint: str
@@ -303,50 +297,41 @@ class Client:
             collection=collection, prepared=[convert.prepared_out(p) for p in documents],
             model_fingerprint=model_fingerprint,
         )
-        response = self._call(self.index.UpsertDocuments, request)
-        return [convert.result_in(r) for r in response.results]
+        return self._call(self.index.UpsertDocuments, request, _results)
 
     def get_document(self, collection: str, document_id: str) -> StoredDocument:
-        return convert.stored_document_in(self._call(
+        return self._call(
             self.index.GetDocument,
             index_pb2.GetDocumentRequest(collection=collection, id=document_id),
-        ))
+            convert.stored_document_in,
+        )
 
     def list_documents(
         self, collection: str, page_size: int = 0, page_token: str = "", id_prefix: str = ""
     ) -> Page[DocumentSummary]:
-        response = self._call(
-            self.index.ListDocuments,
-            index_pb2.ListDocumentsRequest(
-                collection=collection, page_size=page_size, page_token=page_token,
-                id_prefix=id_prefix,
-            ),
+        request = index_pb2.ListDocumentsRequest(
+            collection=collection, page_size=page_size, page_token=page_token,
+            id_prefix=id_prefix,
         )
-        return Page([convert.summary_in(d) for d in response.documents],
-                    response.next_page_token)
-
-    def document_summaries(
-        self, collection: str, id_prefix: str = "", page_size: int = 0
-    ) -> list[DocumentSummary]:
-        """(id, content_hash, chunk_count) of every document: enough to tell what changed."""
-        return all_pages(
-            lambda token: self.list_documents(collection, page_size, token, id_prefix)
+        return self._call(
+            self.index.ListDocuments, request,
+            lambda r: Page([convert.summary_in(d) for d in r.documents], r.next_page_token),
         )
 
     def delete_documents(self, collection: str, ids: Sequence[str]) -> DeleteResult:
-        return convert.deleted_in(self._call(
+        return self._call(
             self.index.DeleteDocuments,
             index_pb2.DeleteDocumentsRequest(collection=collection, ids=list(ids)),
-        ))
+            convert.deleted_in,
+        )
 
     # -- operations --------------------------------------------------------------------
 
     def backup(self, directory: str) -> Backup:
         """A consistent snapshot of the server's store, written to ``directory`` on the
         server's machine (absolute, new or empty)."""
-        return convert.backup_in(self._call(
-            self.admin.Backup, admin_pb2.BackupRequest(directory=directory)
-        ))
+        return self._call(self.admin.Backup, admin_pb2.BackupRequest(directory=directory),
+                          convert.backup_in)
 
     # -- search ------------------------------------------------------------------------
 
@@ -371,4 +356,242 @@ class Client:
             )
         except InvalidArgument as error:
             raise refused_here(error) from None
-        return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]
+        return self._call(self.searching.Search, request,
+                          lambda r: [convert.hit_in(hit) for hit in r.hits])
+
+
+def embed_request(
+    texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
+    on_overflow: str = "truncate", profile: ProfileOverrides | None = None, model: str = "",
+    prompt: str = "",
+) -> embedding_pb2.EmbedRequest:
+    request = embedding_pb2.EmbedRequest(
+        texts=list(texts), normalize=normalize, on_overflow=convert.OVERFLOW_ENUMS[on_overflow],
+        profile=convert.overrides_out(profile), model=model, prompt=prompt,
+    )
+    if dimensions is not None:
+        request.dimensions = dimensions
+    return request
+
+
+def _results(response: index_pb2.UpsertDocumentsResponse) -> list[UpsertResult]:
+    return [convert.result_in(r) for r in response.results]
+
+
+class Client(_Api):
+    """Blocking client. A refusal raises the core's error class for its status (``NotFound``,
+    ``InvalidArgument``, ...), which is also a ``grpc.RpcError`` with ``code()``/``details()``.
+
+    >>> with Client("127.0.0.1:50051") as client:
+    ...     client.create_collection("docs")
+    ...     client.upsert("docs", [{"id": "a", "text": "hello", "metadata": {"lang": "en"}}])
+    ...     client.search("docs", "greeting", k=3)
+    """
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
+              authorized: bool = True) -> Any:
+        try:
+            response = method(request, timeout=self.timeout,
+                              metadata=self._metadata if authorized else ())
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
+        return parse(response)
+
+    def wait_until_serving(
+        self, timeout: float = 120.0, alive: Callable[[], bool] | None = None
+    ) -> None:
+        """Poll health until SERVING; ``alive`` (e.g. a server process check) fails fast."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if alive is not None and not alive():
+                raise RuntimeError("the server exited before it was serving")
+            try:
+                if self.health() == "SERVING":
+                    return
+            except grpc.RpcError:
+                pass  # not listening yet
+            time.sleep(0.2)
+        raise TimeoutError(f"server not SERVING after {timeout}s")
+
+    def embed_stream(self, texts: Iterable[str], **options: Any) -> Iterator[np.ndarray]:
+        """One vector per text, in order, over one EmbedStream with a message per text (the
+        server batches the texts waiting at once); ``options`` as for `embed`."""
+        requests = (embed_request([text], **options) for text in texts)
+        try:
+            for response in self.embedding.EmbedStream(requests, metadata=self._metadata):
+                yield convert.embedded_in(response).vectors[0]
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
+
+    def all_collections(self) -> list[CollectionInfo]:
+        return all_pages(lambda token: self.list_collections(0, token))
+
+    def document_summaries(
+        self, collection: str, id_prefix: str = "", page_size: int = 0
+    ) -> list[DocumentSummary]:
+        """(id, content_hash, chunk_count) of every document: enough to tell what changed."""
+        return all_pages(
+            lambda token: self.list_documents(collection, page_size, token, id_prefix)
+        )
+
+    def limits(self) -> Limits:
+        """The server's request limits, asked once."""
+        if self._limits is None:
+            self._limits = self.info().limits
+        return self._limits
+
+    def embed_many(
+        self, texts: Sequence[str], concurrency: int = batches.DEFAULT_CONCURRENCY,
+        **options: Any,
+    ) -> np.ndarray:
+        """`embed` for any number of texts: requests within the server's limits, ``concurrency``
+        of them in flight; the vectors come back in the order of ``texts``."""
+        groups = batches.embed_groups(texts, self.limits())
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            parts = list(pool.map(
+                lambda group: self.embed([texts[i] for i in group], **options), groups
+            ))
+        return batches.gather(groups, parts)
+
+    def upsert_many(
+        self, collection: str, documents: Sequence[DocumentInput | Mapping[str, Any]],
+        concurrency: int = batches.DEFAULT_CONCURRENCY,
+    ) -> list[UpsertResult]:
+        """`upsert` for any number of documents (each id once), in concurrent requests within
+        the server's limits; results in the order of ``documents``."""
+        inputs = [_document(d) for d in documents]
+        groups = batches.upsert_groups(inputs, self.limits())
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            parts = pool.map(lambda group: self.upsert(collection, [inputs[i] for i in group]),
+                             groups)
+            return [result for part in parts for result in part]
+
+
+class AsyncClient(_Api):
+    """The same methods as `Client`, as coroutines on grpc.aio, raising the same errors.
+
+    >>> async with AsyncClient("127.0.0.1:50051") as client:
+    ...     vectors = await client.embed_many(texts)
+    """
+
+    _grpc = grpc.aio
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
+                    authorized: bool = True) -> Any:
+        try:
+            response = await method(request, timeout=self.timeout,
+                                    metadata=self._metadata if authorized else ())
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
+        return parse(response)
+
+    async def wait_until_serving(self, timeout: float = 120.0) -> None:
+        """Poll health until SERVING."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if await self.health() == "SERVING":
+                    return
+            except grpc.RpcError:
+                pass  # not listening yet
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"server not SERVING after {timeout}s")
+
+    async def embed_stream(
+        self, texts: Iterable[str] | AsyncIterable[str], **options: Any
+    ) -> AsyncIterator[np.ndarray]:
+        """`Client.embed_stream` on grpc.aio; ``texts`` may be an async iterable."""
+
+        async def requests() -> AsyncIterator[embedding_pb2.EmbedRequest]:
+            if isinstance(texts, AsyncIterable):
+                async for text in texts:
+                    yield embed_request([text], **options)
+            else:
+                for text in texts:
+                    yield embed_request([text], **options)
+
+        try:
+            async for response in self.embedding.EmbedStream(requests(),
+                                                             metadata=self._metadata):
+                yield convert.embedded_in(response).vectors[0]
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
+
+    async def all_collections(self) -> list[CollectionInfo]:
+        return await _all_pages(lambda token: self.list_collections(0, token))
+
+    async def document_summaries(
+        self, collection: str, id_prefix: str = "", page_size: int = 0
+    ) -> list[DocumentSummary]:
+        return await _all_pages(
+            lambda token: self.list_documents(collection, page_size, token, id_prefix)
+        )
+
+    async def limits(self) -> Limits:
+        if self._limits is None:
+            self._limits = (await self.info()).limits
+        return self._limits
+
+    async def embed_many(
+        self, texts: Sequence[str], concurrency: int = batches.DEFAULT_CONCURRENCY,
+        **options: Any,
+    ) -> np.ndarray:
+        """`Client.embed_many`, with ``concurrency`` requests in flight on one channel."""
+        groups = batches.embed_groups(texts, await self.limits())
+        parts = await _bounded_gather(
+            [lambda g=group: self.embed([texts[i] for i in g], **options) for group in groups],
+            concurrency,
+        )
+        return batches.gather(groups, parts)
+
+    async def upsert_many(
+        self, collection: str, documents: Sequence[DocumentInput | Mapping[str, Any]],
+        concurrency: int = batches.DEFAULT_CONCURRENCY,
+    ) -> list[UpsertResult]:
+        inputs = [_document(d) for d in documents]
+        groups = batches.upsert_groups(inputs, await self.limits())
+        parts = await _bounded_gather(
+            [lambda g=group: self.upsert(collection, [inputs[i] for i in g]) for group in groups],
+            concurrency,
+        )
+        return [result for part in parts for result in part]
+
+
+async def _all_pages(fetch: Callable[[str], Awaitable[Page[Any]]]) -> list[Any]:
+    items: list[Any] = []
+    token = ""
+    while True:
+        page = await fetch(token)
+        items.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            return items
+
+
+async def _bounded_gather(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
+    """Every call's result in order, at most ``limit`` running at once."""
+    semaphore = asyncio.Semaphore(max(1, limit))
+
+    async def run(call: Callable[[], Awaitable[Any]]) -> Any:
+        async with semaphore:
+            return await call()
+
+    return await asyncio.gather(*(run(call) for call in calls))

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     shutdown_grace: float = 30.0
     # Seconds between background saves of changed FAISS indexes.
     flush_interval: float = 30.0
+    # OpenAI-compatible HTTP (/v1/embeddings, /v1/models) on this port, same host (0 = off).
+    http_port: int = Field(0, ge=0)
     # Prometheus metrics at http://HOST:PORT/metrics on this port (0 = off).
     metrics_port: int = Field(0, ge=0)
     # OpenTelemetry spans to this OTLP/gRPC collector, e.g. http://127.0.0.1:4317 (empty = off).

@@ -33,6 +33,7 @@ from embedsvc.types import (
     ServerInfo,
     StoredChunk,
     StoredDocument,
+    Token,
     UpsertResult,
 )
 from embedsvc.v1 import (
@@ -366,6 +367,28 @@ def embedded_in(message: embedding_pb2.EmbedResponse) -> Embedded:
         [e.token_count for e in message.embeddings], [e.truncated for e in message.embeddings],
         message.model,
     )
+
+
+def tokenized_out(tokenized: Sequence[Sequence[Token]], model: str
+                  ) -> embedding_pb2.TokenizeResponse:
+    return embedding_pb2.TokenizeResponse(
+        texts=[
+            embedding_pb2.TokenList(tokens=[
+                embedding_pb2.Token(id=t.id, text=t.text, special=t.special,
+                                    start_char=t.start_char, end_char=t.end_char)
+                for t in tokens
+            ])
+            for tokens in tokenized
+        ],
+        model=model,
+    )
+
+
+def tokenized_in(message: embedding_pb2.TokenizeResponse) -> list[list[Token]]:
+    return [
+        [Token(t.id, t.text, t.special, t.start_char, t.end_char) for t in tokens.tokens]
+        for tokens in message.texts
+    ]
 
 
 def info_out(info: ServerInfo) -> embedding_pb2.InfoResponse:

@@ -13,6 +13,7 @@ from typing import Any
 
 from embedsvc.config import Settings
 from embedsvc.encoding.registry import ModelRegistry
+from embedsvc.errors import InvalidArgument
 from embedsvc.paging import all_pages
 from embedsvc.ports import Encoder, Models
 from embedsvc.services.backup import take_backup
@@ -35,6 +36,7 @@ from embedsvc.types import (
     ProfileOverrides,
     ServerInfo,
     StoredDocument,
+    Token,
     UpsertResult,
     Where,
 )
@@ -89,6 +91,22 @@ class Core:
             texts, normalize, dimensions, allow_truncation, profile, model, prompt, is_active,
             deadline,
         )
+
+    def tokenize(
+        self, texts: Sequence[str], model: str = "", collection: str = "",
+        add_special_tokens: bool = True,
+    ) -> tuple[list[list[Token]], str]:
+        """Tokens of each text with ``model``'s tokenizer, or ``collection``'s model's; and the
+        model's name."""
+        if collection:
+            own = self.collections.get(collection).model
+            if model and model != own:
+                raise InvalidArgument(
+                    f"collection {collection!r} uses model {own!r}, not {model!r}; give one of "
+                    "model or collection", "model",
+                )
+            model = own
+        return self.embedding.tokenize(texts, model, add_special_tokens)
 
     def chunk(
         self, text: str, language: str = "", path: str = "", max_tokens: int = 0,

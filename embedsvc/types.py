@@ -171,6 +171,18 @@ class ServerInfo:
 
 
 @dataclass(frozen=True)
+class Token:
+    """One token of a text: ``text == source[start_char:end_char]`` for ordinary tokens; a
+    special token (``[CLS]``) carries its own string and an empty span at 0."""
+
+    id: int
+    text: str
+    special: bool
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True)
 class Embedded:
     vectors: np.ndarray
     token_counts: list[int]

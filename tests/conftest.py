@@ -183,3 +183,24 @@ def small_model_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "mini-l2"
     model.save(str(path))
     return path
+
+
+API_KEY = "test-key"
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory, encoder) -> Iterator:
+    """One in-process server for the client-facing tests: gRPC and the OpenAI-compatible HTTP
+    endpoint on real sockets, with an API key, sharing the loaded model."""
+    from embedsvc.config import Settings
+    from embedsvc.core import Core
+    from embedsvc.server.app import Server
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api") / "data", port=free_port(),
+        http_port=free_port(), api_key=API_KEY, flush_interval=3600,
+    )
+    server = Server(settings, Core(settings, encoder))
+    server.start()
+    yield server
+    server.stop()

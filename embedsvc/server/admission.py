@@ -23,20 +23,31 @@ class Admission(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
             return handler
+        refused = self.enter()
+        if refused is not None:
+            return refusal(*refused)
+        return with_release(handler, self._release)
+
+    def enter(self) -> tuple[grpc.StatusCode, str] | None:
+        """Admit one call (the caller must `leave` after it), or say why it is refused; the
+        HTTP endpoint shares the same count."""
         with self._cond:
             if self.draining:
-                return refusal(grpc.StatusCode.UNAVAILABLE,
-                               "the server is shutting down; retry against another one")
+                return (grpc.StatusCode.UNAVAILABLE,
+                        "the server is shutting down; retry against another one")
             if self.active >= self.limit:
-                return refusal(
+                return (
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"{self.limit} calls are running (EMBEDSVC_MAX_CONCURRENT_RPCS); retry with "
                     "backoff",
                 )
             self.active += 1
-        return with_release(handler, self._release)
+        return None
 
-    def _release(self, _context: grpc.ServicerContext) -> None:
+    def leave(self) -> None:
+        self._release(None)
+
+    def _release(self, _context: grpc.ServicerContext | None) -> None:
         with self._cond:
             self.active -= 1
             self._cond.notify_all()

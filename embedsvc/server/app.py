@@ -23,6 +23,7 @@ from embedsvc.server.admission import Admission
 from embedsvc.server.auth import ApiKeyInterceptor
 from embedsvc.server.handlers import add_guarded
 from embedsvc.server.observe import RequestMetrics
+from embedsvc.server.openai_http import HttpServer, OpenAIEndpoint
 from embedsvc.server.registry import SERVICES
 from embedsvc.types import LEVELS
 
@@ -73,6 +74,7 @@ class Server:
         self._stopped = threading.Event()
         self._database_up = True
         self.metrics: Exposition | None = None
+        self.http: HttpServer | None = None
 
     def _listen(self, address: str) -> int:
         settings = self.settings
@@ -102,6 +104,12 @@ class Server:
             self.metrics = Exposition(self.settings.host, self.settings.metrics_port,
                                       self._index_sizes)
             log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics.port)
+        if self.settings.http_port:
+            endpoint = OpenAIEndpoint(self.core, self.settings, self.admission)
+            self.http = HttpServer(endpoint.app, self.settings.host, self.settings.http_port)
+            self.http.start()
+            log.info("OpenAI-compatible HTTP on http://%s:%d/v1", self.settings.host,
+                     self.http.port)
         self._set_health(SERVING)
         log.info("embedsvc serving on %s:%d (data dir %s)", self.settings.host, self.port,
                  self.settings.data_dir)
@@ -143,6 +151,8 @@ class Server:
         self.grpc.stop(0).wait(5)
         if self.metrics is not None:
             self.metrics.close()
+        if self.http is not None:
+            self.http.close()
         self.core.close()
         log.info("embedsvc stopped; indexes saved")
 

@@ -92,3 +92,24 @@ def rpc(method: Handler) -> Handler:
             context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed; see server log")
 
     return wrapper  # type: ignore[return-value]
+
+
+def rpc_stream(method: Handler) -> Handler:
+    """`rpc` for a method that yields its responses: errors raised while streaming, too."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            with deadlines.scoped(deadline(context)):
+                yield from method(self, request, context)
+        except InvalidArgument as error:
+            context.abort_with_status(bad_request(error))
+        except EmbedsvcError as error:
+            context.abort(getattr(grpc.StatusCode, error.status), bounded(str(error)))
+        except Exception:
+            if not context.is_active():
+                return  # the client went away; nothing to answer
+            log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed; see server log")
+
+    return wrapper  # type: ignore[return-value]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from embedsvc import __version__
 from embedsvc.chunking import chunk_document, resolve_language
@@ -11,7 +14,14 @@ from embedsvc.config import Settings
 from embedsvc.errors import InvalidArgument
 from embedsvc.ports import Encoder, Models
 from embedsvc.services.collections import MIN_CHUNK_TOKENS
-from embedsvc.types import ChunkResult, Embedded, Limits, ProfileOverrides, ServerInfo
+from embedsvc.types import (
+    ChunkResult,
+    Embedded,
+    Limits,
+    ProfileOverrides,
+    ServerInfo,
+    Token,
+)
 
 MAX_OVERLAP_SENTENCES = 8
 
@@ -20,6 +30,8 @@ class Embedding:
     def __init__(self, settings: Settings, models: Models) -> None:
         self.settings = settings
         self.models = models
+        self._tokenizers: dict[str, tuple[Any, threading.Lock]] = {}
+        self._tokenizers_lock = threading.Lock()
 
     def embed(
         self, texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
@@ -29,6 +41,53 @@ class Embedding:
     ) -> Embedded:
         """Vectors of ``model`` ('' = the default) under its default profile with ``profile``
         overrides, ``prompt`` put before every text."""
+        self._check_texts(texts)
+        encoder = self.models.get(model)
+        chosen = encoder.profile(**(profile or {}))
+        counts = encoder.token_counts([prompt + text for text in texts] if prompt else texts)
+        truncated = encoder.check_overflow(counts, allow_truncation)
+        vectors = encoder.encode(
+            texts, chosen, normalize, dimensions, counts, is_active, deadline, prompt=prompt,
+            interactive=True,
+        )
+        return Embedded(vectors, counts, truncated, encoder.name)
+
+    def tokenize(
+        self, texts: Sequence[str], model: str = "", add_special_tokens: bool = True
+    ) -> tuple[list[list[Token]], str]:
+        """Each text's tokens with ``model``'s tokenizer (its fast tokenizer's char offsets),
+        and the model's name; validated like `embed`."""
+        self._check_texts(texts)
+        encoder = self.models.get(model)
+        tokenizer, lock = self._tokenizer(encoder)
+        with lock:
+            encoded = tokenizer(
+                list(texts), add_special_tokens=add_special_tokens, return_offsets_mapping=True,
+                return_special_tokens_mask=True, truncation=False, verbose=False,
+            )
+        tokenized = []
+        for text, ids, offsets, specials in zip(
+            texts, encoded["input_ids"], encoded["offset_mapping"],
+            encoded["special_tokens_mask"], strict=True,
+        ):
+            tokenized.append([
+                Token(token_id, tokenizer.convert_ids_to_tokens(token_id), True, 0, 0)
+                if special else Token(token_id, text[start:end], False, start, end)
+                for token_id, (start, end), special in zip(ids, offsets, specials, strict=True)
+            ])
+        return tokenized, encoder.name
+
+    def _tokenizer(self, encoder: Encoder) -> tuple[Any, threading.Lock]:
+        """A private copy of the model's tokenizer: a fast tokenizer is not safe to call while
+        the encoder's thread changes its truncation settings."""
+        with self._tokenizers_lock:
+            if encoder.name not in self._tokenizers:
+                self._tokenizers[encoder.name] = (copy.deepcopy(encoder.tokenizer),
+                                                  threading.Lock())
+            return self._tokenizers[encoder.name]
+
+    def _check_texts(self, texts: Sequence[str]) -> None:
+        """One request's texts within the limits, none of them empty."""
         limit = self.settings.max_batch_texts
         if not texts:
             raise InvalidArgument("texts is empty; send at least one text", "texts")
@@ -44,15 +103,6 @@ class Embedding:
                     f"texts[{position}] has {len(text)} characters, more than "
                     f"{self.settings.max_text_chars}", f"texts[{position}]",
                 )
-        encoder = self.models.get(model)
-        chosen = encoder.profile(**(profile or {}))
-        counts = encoder.token_counts([prompt + text for text in texts] if prompt else texts)
-        truncated = encoder.check_overflow(counts, allow_truncation)
-        vectors = encoder.encode(
-            texts, chosen, normalize, dimensions, counts, is_active, deadline, prompt=prompt,
-            interactive=True,
-        )
-        return Embedded(vectors, counts, truncated, encoder.name)
 
     def chunk(
         self, text: str, language: str = "", path: str = "", max_tokens: int = 0,

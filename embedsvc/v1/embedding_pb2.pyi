@@ -112,3 +112,43 @@ class InfoResponse(_message.Message):
     query_prompt: str
     document_prompt: str
     def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelEntry, _Mapping]]] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
+
+class TokenizeRequest(_message.Message):
+    __slots__ = ("texts", "model", "collection", "add_special_tokens")
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ADD_SPECIAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    model: str
+    collection: str
+    add_special_tokens: bool
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., collection: _Optional[str] = ..., add_special_tokens: _Optional[bool] = ...) -> None: ...
+
+class Token(_message.Message):
+    __slots__ = ("id", "text", "special", "start_char", "end_char")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SPECIAL_FIELD_NUMBER: _ClassVar[int]
+    START_CHAR_FIELD_NUMBER: _ClassVar[int]
+    END_CHAR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    text: str
+    special: bool
+    start_char: int
+    end_char: int
+    def __init__(self, id: _Optional[int] = ..., text: _Optional[str] = ..., special: _Optional[bool] = ..., start_char: _Optional[int] = ..., end_char: _Optional[int] = ...) -> None: ...
+
+class TokenList(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[Token]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[Token, _Mapping]]] = ...) -> None: ...
+
+class TokenizeResponse(_message.Message):
+    __slots__ = ("texts", "model")
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedCompositeFieldContainer[TokenList]
+    model: str
+    def __init__(self, texts: _Optional[_Iterable[_Union[TokenList, _Mapping]]] = ..., model: _Optional[str] = ...) -> None: ...

@@ -40,10 +40,20 @@ class EmbeddingServiceStub:
                 request_serializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedRequest.SerializeToString,
                 response_deserializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedResponse.FromString,
                 _registered_method=True)
+        self.EmbedStream = channel.stream_stream(
+                '/embedsvc.v1.EmbeddingService/EmbedStream',
+                request_serializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedResponse.FromString,
+                _registered_method=True)
         self.Info = channel.unary_unary(
                 '/embedsvc.v1.EmbeddingService/Info',
                 request_serializer=embedsvc_dot_v1_dot_embedding__pb2.InfoRequest.SerializeToString,
                 response_deserializer=embedsvc_dot_v1_dot_embedding__pb2.InfoResponse.FromString,
+                _registered_method=True)
+        self.Tokenize = channel.unary_unary(
+                '/embedsvc.v1.EmbeddingService/Tokenize',
+                request_serializer=embedsvc_dot_v1_dot_embedding__pb2.TokenizeRequest.SerializeToString,
+                response_deserializer=embedsvc_dot_v1_dot_embedding__pb2.TokenizeResponse.FromString,
                 _registered_method=True)
 
 
@@ -57,8 +67,24 @@ class EmbeddingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EmbedStream(self, request_iterator, context):
+        """Requests answered in order on one stream. The server embeds the texts of the requests
+        waiting at once together, so many one-text requests cost what one large request costs;
+        a refused request ends the stream with its status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Info(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Tokenize(self, request, context):
+        """Each text's tokens with the model's tokenizer (or a collection's model's).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -71,10 +97,20 @@ def add_EmbeddingServiceServicer_to_server(servicer, server):
                     request_deserializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedRequest.FromString,
                     response_serializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedResponse.SerializeToString,
             ),
+            'EmbedStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.EmbedStream,
+                    request_deserializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedRequest.FromString,
+                    response_serializer=embedsvc_dot_v1_dot_embedding__pb2.EmbedResponse.SerializeToString,
+            ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
                     request_deserializer=embedsvc_dot_v1_dot_embedding__pb2.InfoRequest.FromString,
                     response_serializer=embedsvc_dot_v1_dot_embedding__pb2.InfoResponse.SerializeToString,
+            ),
+            'Tokenize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Tokenize,
+                    request_deserializer=embedsvc_dot_v1_dot_embedding__pb2.TokenizeRequest.FromString,
+                    response_serializer=embedsvc_dot_v1_dot_embedding__pb2.TokenizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -116,6 +152,33 @@ class EmbeddingService:
             _registered_method=True)
 
     @staticmethod
+    def EmbedStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/embedsvc.v1.EmbeddingService/EmbedStream',
+            embedsvc_dot_v1_dot_embedding__pb2.EmbedRequest.SerializeToString,
+            embedsvc_dot_v1_dot_embedding__pb2.EmbedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Info(request,
             target,
             options=(),
@@ -132,6 +195,33 @@ class EmbeddingService:
             '/embedsvc.v1.EmbeddingService/Info',
             embedsvc_dot_v1_dot_embedding__pb2.InfoRequest.SerializeToString,
             embedsvc_dot_v1_dot_embedding__pb2.InfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Tokenize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/embedsvc.v1.EmbeddingService/Tokenize',
+            embedsvc_dot_v1_dot_embedding__pb2.TokenizeRequest.SerializeToString,
+            embedsvc_dot_v1_dot_embedding__pb2.TokenizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Adapters for RAG frameworks (LangChain, LlamaIndex) over the embedsvc clients."""
