@@ -15,11 +15,11 @@ from tests.conftest import API_KEY
 
 DOCUMENTS = [
     Document(text="Cats sleep most of the day on warm windowsills.", id_="cats",
-             metadata={"topic": "pets"}),
+             metadata={"topic": "pets", "year": 2001}),
     Document(text="Dogs need long walks in the park every morning.", id_="dogs",
-             metadata={"topic": "pets"}),
+             metadata={"topic": "pets", "year": 2010}),
     Document(text="To open a database connection, pass the URL to db.open.", id_="db",
-             metadata={"topic": "code"}),
+             metadata={"topic": "code", "year": 2020}),
 ]
 
 
@@ -34,12 +34,24 @@ def test_index_retriever_query_and_delete(api_server):
     )
     retriever = index.as_retriever(similarity_top_k=1)
     [best] = retriever.retrieve("where do cats nap?")
-    assert best.node.ref_doc_id == "cats" and best.node.metadata == {"topic": "pets"}
+    assert best.node.ref_doc_id == "cats" and best.node.metadata == {"topic": "pets", "year": 2001}
     assert "windowsills" in best.node.get_content() and isinstance(best.score, float)
 
     pets_only = MetadataFilters(filters=[MetadataFilter(key="topic", value="code")])
     [code] = index.as_retriever(similarity_top_k=3, filters=pets_only).retrieve("animals")
     assert code.node.ref_doc_id == "db"
+
+    def retrieved(*filters: MetadataFilter) -> set[str]:
+        chosen = MetadataFilters(filters=list(filters))
+        hits = index.as_retriever(similarity_top_k=3, filters=chosen).retrieve("animals")
+        return {hit.node.ref_doc_id for hit in hits}
+
+    assert retrieved(MetadataFilter(key="year", value=2010, operator=FilterOperator.GTE)) == {
+        "dogs", "db"}
+    assert retrieved(MetadataFilter(key="topic", value=["pets"], operator=FilterOperator.NIN),
+                     MetadataFilter(key="year", value=2030, operator=FilterOperator.LT)) == {"db"}
+    assert retrieved(MetadataFilter(key="topic", value="pets", operator=FilterOperator.NE)) == {
+        "db"}
 
     answer = index.as_query_engine(llm=MockLLM(), similarity_top_k=2).query("dog walks")
     assert answer.source_nodes[0].node.ref_doc_id == "dogs"
@@ -50,10 +62,10 @@ def test_index_retriever_query_and_delete(api_server):
     remaining = {n.node.ref_doc_id for n in index.as_retriever(similarity_top_k=3).retrieve("x")}
     assert remaining == {"dogs", "db"}
 
-    greater = MetadataFilters(filters=[
-        MetadataFilter(key="n", value=1, operator=FilterOperator.GT)
+    text_match = MetadataFilters(filters=[
+        MetadataFilter(key="topic", value="pe", operator=FilterOperator.TEXT_MATCH)
     ])
-    with pytest.raises(ValueError, match="'>'"):
-        index.as_retriever(filters=greater).retrieve("x")
+    with pytest.raises(ValueError, match="'text_match'"):
+        index.as_retriever(filters=text_match).retrieve("x")
     query_vector = embed_model.get_query_embedding("dog walks")
     assert len(query_vector) == 384 and all(type(x) is float for x in query_vector)

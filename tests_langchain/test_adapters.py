@@ -29,13 +29,17 @@ def store(server_target):
     store.delete()
 
 
-def test_filters_map_to_equality_conditions(store):
+def test_filters_map_to_store_conditions(store):
     assert [d.id for d in store.similarity_search("animals", k=3, filter={"topic": "code"})] \
         == ["db"]
     both = {"$and": [{"topic": {"$eq": "pets"}}, {"n": 2}]}
     assert [d.id for d in store.similarity_search("animals", k=3, filter=both)] == ["dogs"]
-    with pytest.raises(ValueError, match=r"\$gt"):
-        store.similarity_search("animals", filter={"n": {"$gt": 1}})
+    ranged = {"n": {"$gt": 1, "$lte": 3}, "topic": {"$ne": "code"}}
+    assert [d.id for d in store.similarity_search("animals", k=3, filter=ranged)] == ["dogs"]
+    listed = {"topic": {"$in": ["code", "news"]}, "n": {"$exists": True}}
+    assert [d.id for d in store.similarity_search("animals", k=3, filter=listed)] == ["db"]
+    with pytest.raises(ValueError, match=r"\$like"):
+        store.similarity_search("animals", filter={"topic": {"$like": "p%"}})
     with pytest.raises(ValueError, match=r"\$or"):
         store.similarity_search("animals", filter={"$or": [{"n": 1}, {"n": 2}]})
 

@@ -17,6 +17,7 @@ from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     FilterCondition,
     FilterOperator,
+    MetadataFilter,
     MetadataFilters,
     VectorStoreQuery,
     VectorStoreQueryMode,
@@ -33,7 +34,7 @@ from embedsvc.integrations.connection import (
     ensure_collection,
     plain_metadata,
 )
-from embedsvc.integrations.filters import equality
+from embedsvc.integrations.filters import bounded, equality
 from embedsvc.types import CollectionInfo, Condition, DocumentInput, Hit
 
 SEPARATOR = "::"
@@ -104,9 +105,17 @@ class EmbedsvcEmbedding(BaseEmbedding):
         return vectors.tolist()
 
 
+# LlamaIndex operators the store evaluates; TEXT_MATCH, CONTAINS, ANY and ALL have no
+# counterpart and are refused by name.
+_OPERATORS = {FilterOperator.EQ: "equals", FilterOperator.NE: "not_equals",
+              FilterOperator.IN: "in", FilterOperator.NIN: "not_in"}
+_BOUNDS = {FilterOperator.GT: "gt", FilterOperator.GTE: "gte", FilterOperator.LT: "lt",
+           FilterOperator.LTE: "lte"}
+
+
 def conditions_of_filters(filters: MetadataFilters | None) -> list[Condition]:
-    """LlamaIndex filters as conditions that must all hold: EQ under AND (nested included);
-    other operators and OR/NOT are refused by name."""
+    """LlamaIndex filters as conditions that must all hold: ==, !=, in, nin, ranges and
+    is_empty under AND (nested included); other operators and OR/NOT are refused by name."""
     if filters is None:
         return []
     if filters.condition not in (None, FilterCondition.AND) and len(filters.filters) > 1:
@@ -116,12 +125,22 @@ def conditions_of_filters(filters: MetadataFilters | None) -> list[Condition]:
     for item in filters.filters:
         if isinstance(item, MetadataFilters):
             conditions.extend(conditions_of_filters(item))
-        elif item.operator != FilterOperator.EQ:
-            raise ValueError(f"filter operator {item.operator.value!r} on {item.key!r} is not "
-                             "supported; only == (FilterOperator.EQ)")
         else:
-            conditions.append(equality(item.key, item.value))
+            conditions.append(_condition(item))
     return conditions
+
+
+def _condition(item: MetadataFilter) -> Condition:
+    if item.operator == FilterOperator.EQ:
+        return equality(item.key, item.value)
+    if item.operator in _OPERATORS:
+        return Condition(item.key, item.value, _OPERATORS[item.operator])
+    if item.operator in _BOUNDS:
+        return bounded(item.key, **{_BOUNDS[item.operator]: item.value})
+    if item.operator == FilterOperator.IS_EMPTY:
+        return Condition(item.key, False, "exists")
+    raise ValueError(f"filter operator {item.operator.value!r} on {item.key!r} is not "
+                     "supported; use ==, !=, in, nin, >, >=, <, <= or is_empty")
 
 
 def _document_id(node: BaseNode) -> str:
