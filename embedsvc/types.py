@@ -23,7 +23,7 @@ METRICS: tuple[Metric, ...] = get_args(Metric)
 # A search level, and the vector space that serves it: chunk vectors or document vectors.
 Level = Literal["chunk", "document"]
 LEVELS: tuple[Level, ...] = get_args(Level)
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # How a collection's documents become chunks: code by language/extension else prose (auto),
 # always prose (text), always code (code), or the whole document as one chunk (none).
@@ -132,6 +132,8 @@ class ModelInfo:
     query_prompt: str = ""
     document_prompt: str = ""
     path: str = ""
+    # The runtime serving full-depth profiles: "openvino" or "torch".
+    backend: str = ""
 
 
 @dataclass(frozen=True)
