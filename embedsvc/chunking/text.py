@@ -245,7 +245,7 @@ def _split_sentences(text: str) -> list[str]:
 
 
 def _locate(window: str, text: str, cursor: int) -> int:
-    """Where the splitter's sentence ``text`` starts at or after ``cursor``, or -1 if it was altered."""
+    """Where the splitter's sentence ``text`` starts at or after ``cursor``, or -1 if altered."""
     position = cursor
     while position < len(window) and window[position].isspace():
         position += 1

@@ -57,6 +57,7 @@ class OpenVinoModel:
         self._cpu = _cpu_key(self.core)
         self._compiled: dict[str, Any] = {}
         self._requests: dict[str, Any] = {}
+        self._checks: dict[str, dict[str, float]] = {}
         self._lock = threading.RLock()
         with locked(self.directory):
             if not self._xml("fp32").is_file():
@@ -75,8 +76,11 @@ class OpenVinoModel:
     def check(self, precision: str) -> dict[str, float]:
         """Cosine of ``precision`` to the exact f32 graph on local texts, on this CPU kind."""
         with self._lock:
+            if precision in self._checks:
+                return self._checks[precision]
             checks = read_meta(self.directory).get("checks", {}).get(self._cpu, {})
             if precision in checks:
+                self._checks[precision] = checks[precision]
                 return checks[precision]
             texts = list(local_texts()[:_CHECK_TEXTS])
             result = cosines(self._run("fp32", texts), self._run(precision, texts))
@@ -86,6 +90,7 @@ class OpenVinoModel:
                 write_meta(self.directory, meta)
             log.info("OpenVINO %s vs fp32 on this CPU: cosine min %.5f mean %.5f",
                      precision, result["min"], result["mean"])
+            self._checks[precision] = result
             return result
 
     def prepare(self, precision: str) -> None:
