@@ -42,6 +42,15 @@ def encoder():
     return SentenceTransformerEncoder.from_spec()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def exported_model(request) -> None:
+    """Export the bundled model into the run's cache before any test starts a process, so
+    server and indexer processes load it in a second instead of each waiting for the export.
+    Runs that touch no model (the chunker tests alone) skip it."""
+    if any("chunking" not in item.nodeid for item in request.session.items):
+        request.getfixturevalue("encoder").info  # noqa: B018 - loading is the point
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of its own for this test run, dropped afterwards."""
