@@ -106,6 +106,9 @@ def cli_seconds(texts: Sequence[str], cache_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--long", type=int, default=SIZES["long"], help="long texts")
+    parser.add_argument("--short", type=int, default=SIZES["short"], help="short texts")
+    parser.add_argument("--cli-texts", type=int, default=CLI_TEXTS)
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                         help="export cache (default: the product's); exports are made once")
     args = parser.parse_args()
@@ -116,11 +119,12 @@ def main() -> None:
     model = torch.elastic.model
     fit = fitter(model)
     by_file = stdlib_docstrings()
+    sizes = {"long": args.long, "short": args.short}
     texts = {
-        "long": long_texts(by_file, SIZES["long"], fit),
-        "short": short_texts(by_file, SIZES["short"]),
+        "long": long_texts(by_file, sizes["long"], fit),
+        "short": short_texts(by_file, sizes["short"]),
     }
-    cli_texts = long_texts(by_file, CLI_TEXTS, fit, words=(100, 200))
+    cli_texts = long_texts(by_file, args.cli_texts, fit, words=(100, 200))
     modes = variants(model, openvino, torch)
     for embed in modes.values():  # warm up: exports, int8 calibration, compiled kernels
         embed(texts["short"][:64])
@@ -145,8 +149,8 @@ def main() -> None:
         quality = dev_mrr(embed)
         results.append({
             "variant": name, "long_ratio": ratio["long"], "short_ratio": ratio["short"],
-            "long_texts_per_s": SIZES["long"] / median[name, "long"],
-            "short_texts_per_s": SIZES["short"] / median[name, "short"],
+            "long_texts_per_s": sizes["long"] / median[name, "long"],
+            "short_texts_per_s": sizes["short"] / median[name, "short"],
             "cosine_long_min": float(cos.min()), "cosine_long_mean": float(cos.mean()),
             "cosine_short_min": float(short_cos.min()), "dev_mrr10": quality,
         })
@@ -162,15 +166,15 @@ def main() -> None:
     cli_ratio = cli_median[BASELINE] / cli_median["embedsvc embed"]
     print()
     print(markdown_table(
-        ["1,500 long texts", "seconds (median)", "ratio"],
+        [f"{len(cli_texts):,} long texts", "seconds (median)", "ratio"],
         [["torch fp32 in-process encode (no start, model loaded)",
           f"{cli_median[BASELINE]:.1f}", "1.00x"],
          ["`embedsvc embed --out x.npy` incl. process start", f"{cli_median['embedsvc embed']:.1f}",
           f"{cli_ratio:.2f}x"]],
     ))
     write_results("backends", {
-        "rounds": args.rounds, "sizes": SIZES, "variants": results,
-        "embed_cli": {"texts": CLI_TEXTS, "seconds": cli, "ratio": cli_ratio},
+        "rounds": args.rounds, "sizes": sizes, "variants": results,
+        "embed_cli": {"texts": len(cli_texts), "seconds": cli, "ratio": cli_ratio},
     })
     openvino.close()
     torch.close()
