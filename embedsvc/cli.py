@@ -272,7 +272,9 @@ def embed(
     dims: Annotated[int | None, typer.Option(help="Keep the leading D dimensions")] = None,
     tempscale: Annotated[float | None, typer.Option(help="Attention temperature (1 = off)")]
     = None,
-    precision: Annotated[str | None, typer.Option(help="fp32 or bf16 (default: CPU's best)")]
+    precision: Annotated[
+        str | None, typer.Option(help="fp32, bf16 or int8 (default: CPU's best)")
+    ]
     = None,
     model: Model = None,
     out: Annotated[Path | None, typer.Option(help="Write a .npy file instead of JSON lines")]

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     # More models by name (name -> local path or package), each loaded on first use; as JSON
     # in the environment: EMBEDSVC_MODELS='{"e5": "/models/e5-small"}'.
     models: dict[str, str] = Field(default_factory=dict)
+    # Inference runtime: auto (OpenVINO where it can run the model and profile, else torch),
+    # openvino, or torch.
+    backend: str = Field("auto", pattern="^(auto|openvino|torch)$")
+    # Exported and quantized models (empty = $XDG_CACHE_HOME/embedsvc or ~/.cache/embedsvc):
+    # they depend on the model and the runtime, not on the data, so every data dir shares them.
+    cache_dir: Path | None = None
     # Where vectors are searched (see embedsvc/storage/backends.py).
     vector_backend: str = "faiss"
     host: str = "127.0.0.1"

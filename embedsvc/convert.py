@@ -398,6 +398,7 @@ def info_out(info: ServerInfo) -> embedding_pb2.InfoResponse:
         dimensions=model.dimensions, layers=model.layers, version=info.version,
         default_profile=profile_out(model.default_profile),
         query_prompt=model.query_prompt, document_prompt=model.document_prompt,
+        backend=model.backend,
         limits=embedding_pb2.Limits(
             max_batch_texts=limits.max_batch_texts, max_text_chars=limits.max_text_chars,
             max_documents_per_upsert=limits.max_documents_per_upsert, max_k=limits.max_k,
@@ -440,6 +441,7 @@ def info_in(message: embedding_pb2.InfoResponse) -> ServerInfo:
             max_tokens=message.max_tokens, dimensions=message.dimensions, layers=message.layers,
             default_profile=profile_in(message.default_profile),
             query_prompt=message.query_prompt, document_prompt=message.document_prompt,
+            backend=message.backend,
         ),
         models=[ModelEntry(m.name, m.fingerprint, m.loaded, m.is_default) for m in message.models],
         limits=Limits(

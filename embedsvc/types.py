@@ -30,7 +30,7 @@ LEVELS: tuple[Level, ...] = get_args(Level)
 # How candidates are found: by vector, by the lexical index, or both fused.
 Mode = Literal["dense", "lexical", "hybrid"]
 MODES: tuple[Mode, ...] = get_args(Mode)
-Precision = Literal["fp32", "bf16"]
+Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # How a collection's documents become chunks: code by language/extension else prose (auto),
 # always prose (text), always code (code), or the whole document as one chunk (none).
@@ -139,6 +139,8 @@ class ModelInfo:
     query_prompt: str = ""
     document_prompt: str = ""
     path: str = ""
+    # The runtime serving full-depth profiles: "openvino" or "torch".
+    backend: str = ""
 
 
 @dataclass(frozen=True)

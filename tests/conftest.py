@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One cache of exported models for the whole run, inherited by every server process: the
+# model is exported (and quantized) once per run, not once per test.
+_OWN_CACHE = "EMBEDSVC_CACHE_DIR" not in os.environ
+if _OWN_CACHE:
+    os.environ["EMBEDSVC_CACHE_DIR"] = tempfile.mkdtemp(prefix="embedsvc-test-cache-")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "EMBEDSVC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -23,11 +30,25 @@ POSTGRES_ADMIN_URL = os.environ.get(
 BIN = Path(sys.executable).parent
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _OWN_CACHE:
+        shutil.rmtree(os.environ["EMBEDSVC_CACHE_DIR"], ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def encoder():
     from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder.from_spec()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def exported_model(request) -> None:
+    """Export the bundled model into the run's cache before any test starts a process, so
+    server and indexer processes load it in a second instead of each waiting for the export.
+    Runs that touch no model (the chunker tests alone) skip it."""
+    if any("chunking" not in item.nodeid for item in request.session.items):
+        request.getfixturevalue("encoder").info  # noqa: B018 - loading is the point
 
 
 @pytest.fixture(scope="session")

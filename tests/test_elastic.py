@@ -114,7 +114,7 @@ def test_profile_resolves_keys_and_round_trips():
         (EncoderProfile(tempscale=0), r"tempscale must be a number in \(0, 2\]"),
         (EncoderProfile(tempscale=2.5), r"tempscale must be a number in \(0, 2\]"),
         (EncoderProfile(tempscale=float("nan")), r"tempscale must be a number in \(0, 2\]"),
-        (EncoderProfile(precision="int8"), "precision must be one of fp32, bf16, got 'int8'"),
+        (EncoderProfile(precision="fp16"), "precision must be one of fp32, bf16, int8, got"),
     ],
 )
 def test_out_of_range_profiles_are_refused(profile, message, elastic):
@@ -122,6 +122,11 @@ def test_out_of_range_profiles_are_refused(profile, message, elastic):
         profile.validate(6, 384)
     with pytest.raises(InvalidArgument, match=message):
         elastic.encode(["x"], profile)
+
+
+def test_torch_refuses_int8_which_only_openvino_runs(elastic):
+    with pytest.raises(InvalidArgument, match="precision int8 runs on the OpenVINO backend only"):
+        elastic.encode(["x"], EncoderProfile(precision="int8"))
 
 
 def test_query_compatibility_needs_same_width_only():

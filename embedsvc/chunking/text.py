@@ -4,18 +4,15 @@ Whole sentences are packed greedily into blocks whose ``embed_input`` (heading p
 text) fits the token budget; a sentence that does not fit starts the next block, and a sentence
 longer than a block is cut at token boundaries.
 
-Sentence segmentation is pysbd's rule set (its "golden rules": abbreviations, decimals, lists,
-ellipses, quotations), run fully offline, but not through ``Segmenter(char_span=True)``: that
-path re-finds every sentence with a regex over the whole input (quadratic), silently drops the
-sentences it cannot re-find (pysbd rewrites some characters internally), and pysbd's list rules
-are themselves quadratic in the text they are handed. Here pysbd
-(``Segmenter.processor(text).process()``, its sentence list before that re-finding) sees one
-paragraph window of at most ``_PYSBD_WINDOW`` characters at a time, with soft-wrapped lines
+Sentence segmentation is ``sentencex`` (Wikimedia's rule-based splitter: abbreviations,
+decimals, ellipses, quotations; Rust, offline), behind one function, ``_split_sentences``. It
+sees one paragraph window of at most ``_WINDOW`` characters at a time, with soft-wrapped lines
 joined; its sentences are located with a forward cursor, and only their start offsets are
 kept: every character between two starts belongs to the earlier sentence, so spans are exact
-and nothing can be lost whatever pysbd returns. Windows with no place where a sentence could
-end (no terminal before whitespace) skip pysbd altogether, which is most of a changelog or a
-list. pysbd remains the cost of this chunker: about 0.4 MB/s on dense prose.
+and nothing can be lost whatever the splitter returns. Windows with no place where a sentence
+could end (no terminal before whitespace) skip the splitter altogether, which is most of a
+changelog or a list. Measured on the Python FAQ and perlfaq (bench/chunking_speed.py): the
+prose chunker went from 0.4 MB/s with pysbd to several MB/s, the tokenizer now being its cost.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pysbd
+import sentencex
 
 from embedsvc.chunking.tokens import (
     ChunkBuilder,
@@ -38,7 +35,7 @@ from embedsvc.chunking.tokens import (
 )
 from embedsvc.types import Chunk
 
-_PYSBD_WINDOW = 2000
+_WINDOW = 2000
 _SEARCH_SLACK = 64
 _HEADING_SEPARATOR = " > "
 
@@ -49,10 +46,12 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _FRONT_MATTER_KEY = re.compile(r"[\w-]+[ \t]*:")
 # Where a sentence may end inside a window: Latin terminals (and closing quotes or brackets)
 # before whitespace, CJK terminals anywhere. Windows without one (versions, paths, URLs, a single
-# sentence) are one sentence per line, and pysbd is not needed.
+# sentence) are one sentence per line, and the splitter is not needed.
 _BOUNDARY = re.compile(
     "[.!?\u2026\u203c\u2047-\u2049](?=[\"'\u201d\u2019)\\]]*\\s)|[\u3002\uff01\uff1f\uff61]"
 )
+# An enumerator that starts a list item, which a splitter may take for a sentence.
+_ENUMERATOR = re.compile(r"\s*(?:\d{1,3}|[A-Za-z]|[ivxlcIVXLC]{1,6})[.)]\s*")
 # A line break inside a paragraph is a soft wrap unless the next line starts a list item, a
 # quote, a table row or a heading.
 _SOFT_WRAP = re.compile(r"\r?\n(?![ \t]*(?:[-*+\u2022>|#]|\d{1,3}[.)])(?:[ \t]|$))", re.M)
@@ -109,7 +108,6 @@ class _SentenceSplitter:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._segmenter = pysbd.Segmenter(language="en", clean=False)
 
     def units(self, block: _Block) -> list[tuple[int, int]]:
         if block.kind == "heading":
@@ -128,22 +126,40 @@ class _SentenceSplitter:
         return [(start + a, start + b) for a, b in itertools.pairwise(edges) if b > a]
 
     def _sentence_starts(self, flat: str, start: int, end: int) -> list[int]:
-        window = flat[start:end]
-        if not _BOUNDARY.search(window.rstrip()):
-            return [start + m.end() for m in re.finditer("\n", window)]
+        """Sentence starts inside ``flat[start:end]``: after every hard line break (soft wraps
+        are spaces by now, so a list item or a quote line stays a unit) and where the splitter
+        ends a sentence within a line."""
         starts = []
-        cursor = 0
-        for sentence in self._segmenter.processor(window).process():
-            text = sentence.strip()
-            if not text:
-                continue
-            position = _locate(window, text, cursor)
-            if position < 0:
-                continue
-            if position > 0:
-                starts.append(start + position)
-            cursor = position + len(text)
+        line_start = start
+        while line_start < end:
+            line_end = flat.find("\n", line_start, end)
+            line_end = end if line_end < 0 else line_end + 1
+            if line_start > start:
+                starts.append(line_start)
+            line = flat[line_start:line_end]
+            if _BOUNDARY.search(line.rstrip()):
+                starts.extend(line_start + offset for offset in _inner_starts(line))
+            line_start = line_end
         return starts
+
+
+def _inner_starts(line: str) -> list[int]:
+    """Offsets in ``line`` (after 0) where the splitter starts a sentence."""
+    starts = []
+    cursor = previous = 0
+    for sentence in _split_sentences(line):
+        text = sentence.strip()
+        if not text:
+            continue
+        position = _locate(line, text, cursor)
+        if position < 0:
+            continue
+        # A list marker ("1.", "b)") is not a sentence of its own.
+        if position > 0 and not _ENUMERATOR.fullmatch(line, previous, position):
+            starts.append(position)
+            previous = position
+        cursor = position + len(text)
+    return starts
 
 
 class _TextPlanner:
@@ -223,8 +239,13 @@ class _TextPlanner:
                 i += 1
 
 
+def _split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` in order: the one place that knows which splitter runs."""
+    return sentencex.segment("en", text)
+
+
 def _locate(window: str, text: str, cursor: int) -> int:
-    """Where pysbd's sentence ``text`` starts at or after ``cursor``, or -1 if it was altered."""
+    """Where the splitter's sentence ``text`` starts at or after ``cursor``, or -1 if altered."""
     position = cursor
     while position < len(window) and window[position].isspace():
         position += 1
@@ -234,11 +255,11 @@ def _locate(window: str, text: str, cursor: int) -> int:
 
 
 def _windows(flat: str) -> list[tuple[int, int]]:
-    """Pieces of at most ``_PYSBD_WINDOW`` characters, cut at a line break or a space if any."""
+    """Pieces of at most ``_WINDOW`` characters, cut at a line break or a space if any."""
     windows = []
     start = 0
-    while len(flat) - start > _PYSBD_WINDOW:
-        limit = start + _PYSBD_WINDOW
+    while len(flat) - start > _WINDOW:
+        limit = start + _WINDOW
         cut = flat.rfind("\n", start + 1, limit) + 1 or flat.rfind(" ", start + 1, limit) + 1
         cut = cut or limit
         windows.append((start, cut))

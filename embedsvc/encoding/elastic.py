@@ -26,8 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from embedsvc.encoding.vectors import slice_dimensions
 from embedsvc.errors import InvalidArgument
 from embedsvc.types import EncoderProfile
+
+__all__ = ["ElasticModel", "slice_dimensions"]
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,16 +38,6 @@ if TYPE_CHECKING:
 # Distinct (layers, tempscale) pairs kept built; queries may pick their own tempscale.
 MAX_VARIANTS = 64
 _NO_LIMIT = int(1e30)  # transformers' own "no maximum length" value
-
-
-def slice_dimensions(vectors: np.ndarray, dimensions: int | None, normalize: bool) -> np.ndarray:
-    """Keep the leading dims (Matryoshka) and re-normalize so cosine scores stay comparable."""
-    if dimensions:
-        vectors = vectors[:, :dimensions]
-    if normalize:
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.maximum(norms, 1e-12)
-    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class ElasticModel:
@@ -82,6 +75,11 @@ class ElasticModel:
         default prompt out, since a collection stores the prompts it was built with.
         """
         profile = profile.resolved(self.layers, self.dimensions)
+        if profile.precision == "int8":
+            raise InvalidArgument(
+                "precision int8 runs on the OpenVINO backend only, not on torch; "
+                "use fp32 or bf16", "precision",
+            )
         if not texts:
             return np.zeros((0, profile.dimensions), dtype=np.float32)
         model = self.variant(profile.layers, profile.tempscale)

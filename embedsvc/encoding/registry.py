@@ -41,6 +41,7 @@ class ModelRegistry:
             return SentenceTransformerEncoder.from_spec(
                 spec, name, max_batch_tokens=settings.max_batch_tokens,
                 max_queue_texts=settings.max_queue_texts, max_pass_texts=settings.max_pass_texts,
+                backend=settings.backend, cache_dir=settings.cache_dir,
             )
 
         paths = {name: resolve_model_path(spec) for name, spec in settings.models.items()}

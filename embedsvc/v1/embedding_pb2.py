@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from embedsvc.v1 import types_pb2 as embedsvc_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65mbedsvc/v1/embedding.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"\xea\x01\n\x0c\x45mbedRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x16\n\tnormalize\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\ndimensions\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x30\n\x0bon_overflow\x18\x04 \x01(\x0e\x32\x1b.embedsvc.v1.OverflowPolicy\x12,\n\x07profile\x18\x05 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\r\n\x05model\x18\x06 \x01(\t\x12\x0e\n\x06prompt\x18\x07 \x01(\tB\x0c\n\n_normalizeB\r\n\x0b_dimensions\"G\n\tEmbedding\x12\x12\n\x06values\x18\x01 \x03(\x02\x42\x02\x10\x01\x12\x13\n\x0btoken_count\x18\x02 \x01(\r\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"^\n\rEmbedResponse\x12*\n\nembeddings\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\r\"\x1c\n\x0bInfoRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\x85\x01\n\x06Limits\x12\x17\n\x0fmax_batch_texts\x18\x01 \x01(\r\x12\x16\n\x0emax_text_chars\x18\x02 \x01(\r\x12 \n\x18max_documents_per_upsert\x18\x03 \x01(\r\x12\r\n\x05max_k\x18\x04 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x05 \x01(\x04\"S\n\nModelEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\x12\x0e\n\x06loaded\x18\x03 \x01(\x08\x12\x12\n\nis_default\x18\x04 \x01(\x08\"\xb4\x02\n\x0cInfoResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x19\n\x11model_fingerprint\x18\x02 \x01(\t\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12\x0e\n\x06layers\x18\x05 \x01(\r\x12\x0f\n\x07version\x18\x06 \x01(\t\x12#\n\x06limits\x18\x07 \x01(\x0b\x32\x13.embedsvc.v1.Limits\x12\x34\n\x0f\x64\x65\x66\x61ult_profile\x18\x08 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\'\n\x06models\x18\t \x03(\x0b\x32\x17.embedsvc.v1.ModelEntry\x12\x14\n\x0cquery_prompt\x18\n \x01(\t\x12\x17\n\x0f\x64ocument_prompt\x18\x0b \x01(\t\"{\n\x0fTokenizeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ncollection\x18\x03 \x01(\t\x12\x1f\n\x12\x61\x64\x64_special_tokens\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x15\n\x13_add_special_tokens\"X\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07special\x18\x03 \x01(\x08\x12\x12\n\nstart_char\x18\x04 \x01(\r\x12\x10\n\x08\x65nd_char\x18\x05 \x01(\r\"/\n\tTokenList\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.embedsvc.v1.Token\"H\n\x10TokenizeResponse\x12%\n\x05texts\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.TokenList\x12\r\n\x05model\x18\x02 \x01(\t*j\n\x0eOverflowPolicy\x12\x1f\n\x1bOVERFLOW_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n\x18OVERFLOW_POLICY_TRUNCATE\x10\x01\x12\x19\n\x15OVERFLOW_POLICY_ERROR\x10\x02\x32\xa2\x02\n\x10\x45mbeddingService\x12>\n\x05\x45mbed\x12\x19.embedsvc.v1.EmbedRequest\x1a\x1a.embedsvc.v1.EmbedResponse\x12H\n\x0b\x45mbedStream\x12\x19.embedsvc.v1.EmbedRequest\x1a\x1a.embedsvc.v1.EmbedResponse(\x01\x30\x01\x12;\n\x04Info\x12\x18.embedsvc.v1.InfoRequest\x1a\x19.embedsvc.v1.InfoResponse\x12G\n\x08Tokenize\x12\x1c.embedsvc.v1.TokenizeRequest\x1a\x1d.embedsvc.v1.TokenizeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x65mbedsvc/v1/embedding.proto\x12\x0b\x65mbedsvc.v1\x1a\x17\x65mbedsvc/v1/types.proto\"\xea\x01\n\x0c\x45mbedRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\x16\n\tnormalize\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x17\n\ndimensions\x18\x03 \x01(\rH\x01\x88\x01\x01\x12\x30\n\x0bon_overflow\x18\x04 \x01(\x0e\x32\x1b.embedsvc.v1.OverflowPolicy\x12,\n\x07profile\x18\x05 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\r\n\x05model\x18\x06 \x01(\t\x12\x0e\n\x06prompt\x18\x07 \x01(\tB\x0c\n\n_normalizeB\r\n\x0b_dimensions\"G\n\tEmbedding\x12\x12\n\x06values\x18\x01 \x03(\x02\x42\x02\x10\x01\x12\x13\n\x0btoken_count\x18\x02 \x01(\r\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"^\n\rEmbedResponse\x12*\n\nembeddings\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ndimensions\x18\x03 \x01(\r\"\x1c\n\x0bInfoRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\x85\x01\n\x06Limits\x12\x17\n\x0fmax_batch_texts\x18\x01 \x01(\r\x12\x16\n\x0emax_text_chars\x18\x02 \x01(\r\x12 \n\x18max_documents_per_upsert\x18\x03 \x01(\r\x12\r\n\x05max_k\x18\x04 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x05 \x01(\x04\"S\n\nModelEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\x12\x0e\n\x06loaded\x18\x03 \x01(\x08\x12\x12\n\nis_default\x18\x04 \x01(\x08\"\xc5\x02\n\x0cInfoResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x19\n\x11model_fingerprint\x18\x02 \x01(\t\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x12\n\ndimensions\x18\x04 \x01(\r\x12\x0e\n\x06layers\x18\x05 \x01(\r\x12\x0f\n\x07version\x18\x06 \x01(\t\x12#\n\x06limits\x18\x07 \x01(\x0b\x32\x13.embedsvc.v1.Limits\x12\x34\n\x0f\x64\x65\x66\x61ult_profile\x18\x08 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\'\n\x06models\x18\t \x03(\x0b\x32\x17.embedsvc.v1.ModelEntry\x12\x14\n\x0cquery_prompt\x18\n \x01(\t\x12\x17\n\x0f\x64ocument_prompt\x18\x0b \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x0c \x01(\t\"{\n\x0fTokenizeRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\ncollection\x18\x03 \x01(\t\x12\x1f\n\x12\x61\x64\x64_special_tokens\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x15\n\x13_add_special_tokens\"X\n\x05Token\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07special\x18\x03 \x01(\x08\x12\x12\n\nstart_char\x18\x04 \x01(\r\x12\x10\n\x08\x65nd_char\x18\x05 \x01(\r\"/\n\tTokenList\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.embedsvc.v1.Token\"H\n\x10TokenizeResponse\x12%\n\x05texts\x18\x01 \x03(\x0b\x32\x16.embedsvc.v1.TokenList\x12\r\n\x05model\x18\x02 \x01(\t*j\n\x0eOverflowPolicy\x12\x1f\n\x1bOVERFLOW_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n\x18OVERFLOW_POLICY_TRUNCATE\x10\x01\x12\x19\n\x15OVERFLOW_POLICY_ERROR\x10\x02\x32\xa2\x02\n\x10\x45mbeddingService\x12>\n\x05\x45mbed\x12\x19.embedsvc.v1.EmbedRequest\x1a\x1a.embedsvc.v1.EmbedResponse\x12H\n\x0b\x45mbedStream\x12\x19.embedsvc.v1.EmbedRequest\x1a\x1a.embedsvc.v1.EmbedResponse(\x01\x30\x01\x12;\n\x04Info\x12\x18.embedsvc.v1.InfoRequest\x1a\x19.embedsvc.v1.InfoResponse\x12G\n\x08Tokenize\x12\x1c.embedsvc.v1.TokenizeRequest\x1a\x1d.embedsvc.v1.TokenizeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EMBEDDING'].fields_by_name['values']._loaded_options = None
   _globals['_EMBEDDING'].fields_by_name['values']._serialized_options = b'\020\001'
-  _globals['_OVERFLOWPOLICY']._serialized_start=1375
-  _globals['_OVERFLOWPOLICY']._serialized_end=1481
+  _globals['_OVERFLOWPOLICY']._serialized_start=1392
+  _globals['_OVERFLOWPOLICY']._serialized_end=1498
   _globals['_EMBEDREQUEST']._serialized_start=70
   _globals['_EMBEDREQUEST']._serialized_end=304
   _globals['_EMBEDDING']._serialized_start=306
@@ -49,15 +49,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELENTRY']._serialized_start=641
   _globals['_MODELENTRY']._serialized_end=724
   _globals['_INFORESPONSE']._serialized_start=727
-  _globals['_INFORESPONSE']._serialized_end=1035
-  _globals['_TOKENIZEREQUEST']._serialized_start=1037
-  _globals['_TOKENIZEREQUEST']._serialized_end=1160
-  _globals['_TOKEN']._serialized_start=1162
-  _globals['_TOKEN']._serialized_end=1250
-  _globals['_TOKENLIST']._serialized_start=1252
-  _globals['_TOKENLIST']._serialized_end=1299
-  _globals['_TOKENIZERESPONSE']._serialized_start=1301
-  _globals['_TOKENIZERESPONSE']._serialized_end=1373
-  _globals['_EMBEDDINGSERVICE']._serialized_start=1484
-  _globals['_EMBEDDINGSERVICE']._serialized_end=1774
+  _globals['_INFORESPONSE']._serialized_end=1052
+  _globals['_TOKENIZEREQUEST']._serialized_start=1054
+  _globals['_TOKENIZEREQUEST']._serialized_end=1177
+  _globals['_TOKEN']._serialized_start=1179
+  _globals['_TOKEN']._serialized_end=1267
+  _globals['_TOKENLIST']._serialized_start=1269
+  _globals['_TOKENLIST']._serialized_end=1316
+  _globals['_TOKENIZERESPONSE']._serialized_start=1318
+  _globals['_TOKENIZERESPONSE']._serialized_end=1390
+  _globals['_EMBEDDINGSERVICE']._serialized_start=1501
+  _globals['_EMBEDDINGSERVICE']._serialized_end=1791
 # @@protoc_insertion_point(module_scope)

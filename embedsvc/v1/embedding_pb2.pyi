@@ -88,7 +88,7 @@ class ModelEntry(_message.Message):
     def __init__(self, name: _Optional[str] = ..., fingerprint: _Optional[str] = ..., loaded: _Optional[bool] = ..., is_default: _Optional[bool] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
-    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits", "default_profile", "models", "query_prompt", "document_prompt")
+    __slots__ = ("model", "model_fingerprint", "max_tokens", "dimensions", "layers", "version", "limits", "default_profile", "models", "query_prompt", "document_prompt", "backend")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class InfoResponse(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     model: str
     model_fingerprint: str
     max_tokens: int
@@ -111,7 +112,8 @@ class InfoResponse(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[ModelEntry]
     query_prompt: str
     document_prompt: str
-    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelEntry, _Mapping]]] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
+    backend: str
+    def __init__(self, model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., max_tokens: _Optional[int] = ..., dimensions: _Optional[int] = ..., layers: _Optional[int] = ..., version: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., default_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., models: _Optional[_Iterable[_Union[ModelEntry, _Mapping]]] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class TokenizeRequest(_message.Message):
     __slots__ = ("texts", "model", "collection", "add_special_tokens")
