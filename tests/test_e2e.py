@@ -192,8 +192,9 @@ def test_api_key_guards_everything_but_health(server_factory):
 def test_sigterm_drains_in_flight_requests_and_saves(server_factory, tmp_path: Path):
     marker = tmp_path / "paused"
     # The second upsert pauses once its vectors are computed, until the test lets it go on.
-    server = server_factory(
-        EMBEDSVC_FAULT_PAUSE="upsert.prepared@2", EMBEDSVC_FAULT_FILE=str(marker)
+    server = server_factory(  # a grace no machine reaches: the drain waits for the upsert
+        EMBEDSVC_FAULT_PAUSE="upsert.prepared@2", EMBEDSVC_FAULT_FILE=str(marker),
+        EMBEDSVC_SHUTDOWN_GRACE="600",
     ).start()
     many = [{"id": f"d{i}", "text": f"Paragraph {i}. " + "Some words to embed here. " * 60}
             for i in range(48)]

@@ -45,7 +45,7 @@ def test_health_answers_under_load_and_while_draining(server_factory, tmp_path: 
     marker = tmp_path / "paused"
     server = server_factory(
         EMBEDSVC_MAX_CONCURRENT_RPCS="1", EMBEDSVC_FAULT_PAUSE="upsert.prepared",
-        EMBEDSVC_FAULT_FILE=str(marker),
+        EMBEDSVC_FAULT_FILE=str(marker), EMBEDSVC_SHUTDOWN_GRACE="600",  # never reached
     ).start()
     with server.client(timeout=WAIT, attempts=1) as client:  # see each refusal, no retries
         client.create_collection("kb")
