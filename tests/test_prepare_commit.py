@@ -99,7 +99,7 @@ def test_precomputed_vectors_round_trip_and_are_checked(make_core, encoder):
     assert (results[0].created, results[0].chunks) == (True, len(prepared[0].chunks))
     stored = core.get_document("docs", "long")
     assert [c.text for c in stored.chunks] == [c.chunk.text for c in prepared[0].chunks]
-    top = core.search("docs", prepared[0].chunks[2].chunk.text, k=1)[0]
+    top = core.search("docs", prepared[0].chunks[2].chunk.text, k=1, mode="dense")[0]
     assert top.chunk.id == stored.chunks[2].id and top.score == pytest.approx(1.0, abs=1e-4)
     # The same documents upserted the usual way reuse every stored vector.
     again = core.upsert("docs", documents)[0]
@@ -164,7 +164,7 @@ def test_prompts_are_stored_and_used(make_core, encoder):
     with_prompt = encoder.encode([text], info.profile, prompt="passage: ")[0]
     np.testing.assert_allclose(stored, with_prompt, atol=1e-5)
     assert not np.allclose(stored, encoder.encode([text], info.profile)[0], atol=1e-3)
-    hit = core.search("e5", "where do cats sleep", k=1)[0]
+    hit = core.search("e5", "where do cats sleep", k=1, mode="dense")[0]
     query = encoder.encode(["where do cats sleep"], info.profile, prompt="query: ")[0]
     assert hit.score == pytest.approx(float(query @ stored), abs=1e-4)
     plain = core.create_collection("plain")
