@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None
     # Where vectors are searched (see embedsvc/storage/backends.py).
     vector_backend: str = "faiss"
+    # Threads FAISS uses inside one search (and index build); searches run side by side anyway.
+    faiss_threads: int = Field(1, ge=1)
     host: str = "127.0.0.1"
     port: int = 50051
     # Calls that run at once (each holds a thread); more are refused with RESOURCE_EXHAUSTED.
