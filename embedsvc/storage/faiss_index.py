@@ -229,9 +229,7 @@ class FaissVectorIndex:
     """`VectorIndex` on FAISS files under ``data_dir/indexes/<collection id>/``."""
 
     def __init__(self, settings: Settings, repository: Repository) -> None:
-        # Searches arrive concurrently, one thread each; FAISS's own threads per search only
-        # contend with them (a one-query flat search ran 2-4x slower with two on 2 cores).
-        faiss.omp_set_num_threads(settings.faiss_threads)
+        self.threads = settings.faiss_threads
         self.data_dir = settings.data_dir
         self.repository = repository
         self._collections: dict[int, _CollectionIndexes] = {}
@@ -290,6 +288,10 @@ class FaissVectorIndex:
         conditions: Sequence[Condition] = (), funnel_dims: int = 0,
     ) -> list[tuple[int, float]]:
         allowed = self.repository.matching_ids(info, conditions, level) if conditions else None
+        # Searches arrive concurrently, one thread each; FAISS's own threads inside one only
+        # contend with them (3x slower per query with two on 2 cores under load). OpenMP keeps
+        # the setting per calling thread, so it is set here, in the searching thread.
+        faiss.omp_set_num_threads(self.threads)
         space = self._get(info).space(level)
         if 0 < funnel_dims < info.dimensions:
             return space.funnel_search(query, k, funnel_dims, allowed)
