@@ -200,8 +200,8 @@ class OpenAIEndpoint:
         )
 
     def _decode(self, ids: list[Any], model: str, where: str) -> str:
-        tokenizer = self.core.models.get(model).tokenizer
-        size = len(tokenizer)
+        tokenizer = self.core.models.get(model).tokenizer.backend_tokenizer  # the Rust one
+        size = tokenizer.get_vocab_size(with_added_tokens=True)
         if not ids or not all(_is_token(token) and token < size for token in ids):
             raise InvalidArgument(
                 f"{where} must be a non-empty array of token ids between 0 and {size - 1} "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+
+from tokenizers import Tokenizer
 
 from embedsvc import __version__
 from embedsvc.chunking import chunk_document, resolve_language
@@ -30,7 +30,7 @@ class Embedding:
     def __init__(self, settings: Settings, models: Models) -> None:
         self.settings = settings
         self.models = models
-        self._tokenizers: dict[str, tuple[Any, threading.Lock]] = {}
+        self._tokenizers: dict[str, Tokenizer] = {}
         self._tokenizers_lock = threading.Lock()
 
     def embed(
@@ -55,35 +55,31 @@ class Embedding:
     def tokenize(
         self, texts: Sequence[str], model: str = "", add_special_tokens: bool = True
     ) -> tuple[list[list[Token]], str]:
-        """Each text's tokens with ``model``'s tokenizer (its fast tokenizer's char offsets),
-        and the model's name; validated like `embed`."""
+        """Each text's tokens with ``model``'s tokenizer (its char offsets, untruncated), and
+        the model's name; validated like `embed`."""
         self._check_texts(texts)
         encoder = self.models.get(model)
-        tokenizer, lock = self._tokenizer(encoder)
-        with lock:
-            encoded = tokenizer(
-                list(texts), add_special_tokens=add_special_tokens, return_offsets_mapping=True,
-                return_special_tokens_mask=True, truncation=False, verbose=False,
-            )
-        tokenized = []
-        for text, ids, offsets, specials in zip(
-            texts, encoded["input_ids"], encoded["offset_mapping"],
-            encoded["special_tokens_mask"], strict=True,
-        ):
-            tokenized.append([
-                Token(token_id, tokenizer.convert_ids_to_tokens(token_id), True, 0, 0)
-                if special else Token(token_id, text[start:end], False, start, end)
-                for token_id, (start, end), special in zip(ids, offsets, specials, strict=True)
-            ])
-        return tokenized, encoder.name
+        encodings = self._tokenizer(encoder).encode_batch(
+            list(texts), add_special_tokens=add_special_tokens
+        )
+        return [
+            [Token(token_id, piece, True, 0, 0) if special
+             else Token(token_id, text[start:end], False, start, end)
+             for token_id, piece, (start, end), special in zip(
+                 encoding.ids, encoding.tokens, encoding.offsets, encoding.special_tokens_mask,
+                 strict=True)]
+            for text, encoding in zip(texts, encodings, strict=True)
+        ], encoder.name
 
-    def _tokenizer(self, encoder: Encoder) -> tuple[Any, threading.Lock]:
-        """A private copy of the model's tokenizer: a fast tokenizer is not safe to call while
-        the encoder's thread changes its truncation settings."""
+    def _tokenizer(self, encoder: Encoder) -> Tokenizer:
+        """A private copy of the model's Rust tokenizer, without truncation or padding (the
+        encoder's own copy changes those settings while it batches)."""
         with self._tokenizers_lock:
             if encoder.name not in self._tokenizers:
-                self._tokenizers[encoder.name] = (copy.deepcopy(encoder.tokenizer),
-                                                  threading.Lock())
+                tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
+                tokenizer.no_truncation()
+                tokenizer.no_padding()
+                self._tokenizers[encoder.name] = tokenizer
             return self._tokenizers[encoder.name]
 
     def _check_texts(self, texts: Sequence[str]) -> None:
