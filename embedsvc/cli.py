@@ -136,7 +136,9 @@ def reindex(
     try:
         storage = open_storage(settings, MAINTENANCE_HINT)
         try:
-            size = storage.vectors.rebuild(storage.repository.get_collection(collection))
+            info = storage.repository.get_collection(collection)
+            with storage.collection_lock(info):
+                size = storage.vectors.rebuild(info)
         finally:
             storage.close()
     except EmbedsvcError as error:
@@ -185,7 +187,7 @@ def _embedded_backup(
         _fail(InvalidArgument(f"no data dir at {settings.data_dir}; give --data-dir"))
     storage = open_storage(settings, BACKUP_HINT)
     try:
-        return take_backup(storage, CollectionLocks(), directory)
+        return take_backup(storage, CollectionLocks(storage.collection_lock), directory)
     finally:
         storage.close()
 
