@@ -336,8 +336,10 @@ class MilvusVectorIndex:
         if self.client.has_collection(name):
             return
         try:
-            self.client.create_collection(name, schema=schema, index_params=index,
-                                          consistency_level="Strong")
+            self.client.create_collection(name, schema=schema, consistency_level="Strong")
+            # pymilvus would poll a new index every 0.5 s; an empty collection's is ready.
+            self.client.create_index(name, index, sync=False)
+            self.client.load_collection(name)
         except MilvusException:
             if not self.client.has_collection(name):
                 raise
