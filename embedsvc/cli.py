@@ -80,6 +80,12 @@ def serve(
     metrics_port: Annotated[int | None, typer.Option(
         help="Serve Prometheus metrics on this port [env EMBEDSVC_METRICS_PORT]"
     )] = None,
+    vector_backend: Annotated[str | None, typer.Option(
+        help="Where vectors are searched: faiss or milvus [env EMBEDSVC_VECTOR_BACKEND]"
+    )] = None,
+    milvus_uri: Annotated[str | None, typer.Option(
+        help="Milvus server URI; unset = Milvus Lite in the data dir [env EMBEDSVC_MILVUS_URI]"
+    )] = None,
 ) -> None:
     """Start the gRPC server; SIGTERM drains requests and saves indexes."""
     _logging()
@@ -94,6 +100,7 @@ def serve(
     settings = _settings(
         data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
         api_key=api_key, models=named, metrics_port=metrics_port,
+        vector_backend=vector_backend, milvus_uri=milvus_uri,
     )
     try:
         server = Server(settings)
