@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus.client.types import LoadState
 
 from embedsvc.config import Settings
 from embedsvc.errors import InvalidArgument, NotFound, Unavailable
@@ -296,6 +297,7 @@ class MilvusVectorIndex:
             name = self._name(info, level)
             if self.client.has_collection(name):
                 if self._shape(name) == (info.dimensions, METRICS[info.metric]):
+                    self._load(name)
                     continue
                 log.warning("Milvus collection %s has another shape; recreating it", name)
                 self.client.drop_collection(name)
@@ -334,6 +336,7 @@ class MilvusVectorIndex:
     def _create(self, name: str, schema: Any, index: Any) -> None:
         """Create ``name`` unless it exists (another server may be creating it too)."""
         if self.client.has_collection(name):
+            self._load(name)
             return
         try:
             self.client.create_collection(name, schema=schema, consistency_level="Strong")
@@ -343,6 +346,11 @@ class MilvusVectorIndex:
         except MilvusException:
             if not self.client.has_collection(name):
                 raise
+
+    def _load(self, name: str) -> None:
+        """Milvus serves a collection once loaded (Milvus Lite reopens them released)."""
+        if self.client.get_load_state(name)["state"] != LoadState.Loaded:
+            self.client.load_collection(name)
 
     def _applied(self, info: CollectionInfo) -> int | None:
         rows = self.client.get(self._state, ids=[info.id], output_fields=["generation"])

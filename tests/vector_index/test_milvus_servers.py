@@ -1,7 +1,8 @@
-"""Two `embedsvc serve` processes on one PostgreSQL schema and one Milvus: what one writes the
-other finds, same-id upserts racing through both end in one consistent version, and a server
-SIGKILLed between its SQL commit and its Milvus write is repaired by the next write through
-the other one."""
+"""Milvus across processes. Two `embedsvc serve` on one PostgreSQL schema and one Milvus: what
+one writes the other finds, same-id upserts racing through both end in one consistent version,
+and a server SIGKILLed between its SQL commit and its Milvus write is repaired by the next
+write through the other one. One server with Milvus Lite in its data dir, SIGKILLed there, is
+repaired when the store opens again."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ import numpy as np
 import pytest
 
 from embedsvc.config import Settings
+from embedsvc.core import Core
 from embedsvc.storage.milvus_index import MilvusVectorIndex
 from embedsvc.storage.sql.repository import SqlRepository
+from embedsvc.types import DocumentInput
 from tests.conftest import postgres_schema
-from tests.test_crash import wait_paused
+from tests.test_crash import document, wait_paused
 
 ROUNDS = 3
 SHARED = "Shared opening sentence that both versions keep. It stays the same chunk."
@@ -115,3 +118,39 @@ def test_two_servers_share_one_postgresql_and_milvus(
             a.close()
             b.close()
             second.stop()
+
+
+@pytest.mark.slow
+def test_sigkill_after_the_sql_commit_is_repaired_on_start_with_milvus_lite_in_the_data_dir(
+    server_factory, tmp_path, encoder
+):
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, vector_backend="milvus")  # SQLite and Milvus Lite
+    setup = Core(settings, encoder)
+    setup.create_collection("big", max_chunk_tokens=48)
+    setup.upsert("big", [DocumentInput(**document(i)) for i in range(8)])
+    setup.close()  # lets go of the Milvus Lite directory for the server
+
+    marker = tmp_path / "paused"
+    faulty = server_factory(data, EMBEDSVC_VECTOR_BACKEND="milvus",
+                            EMBEDSVC_FAULT_PAUSE="upsert.committed",
+                            EMBEDSVC_FAULT_FILE=str(marker)).start()
+    with faulty.client(timeout=300) as client, ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(client.upsert, "big", [document(100 + i) for i in range(16)])
+        wait_paused(faulty, marker)
+        faulty.stop(signal.SIGKILL)
+        with pytest.raises(grpc.RpcError):
+            in_flight.result()
+
+    restarted = Core(settings, encoder)  # opening the store repairs Milvus from SQL
+    try:
+        info = restarted.get_collection("big")
+        assert info.document_count == 24
+        vectors, repository = restarted.storage.vectors, restarted.storage.repository
+        assert set(vectors.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
+        assert vectors.count(info, "document") == 24
+        sample = restarted.get_document("big", "doc-0107").chunks[1]
+        top = restarted.search("big", sample.text, k=1)[0]
+        assert (top.document_id, top.chunk.id) == ("doc-0107", sample.id)
+    finally:
+        restarted.close()
