@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ class MilvusVectorIndex:
         self.build_params = dict(settings.milvus_index_params or build)
         self.search_params = dict(settings.milvus_search_params or search)
         self._lite: Path | None = None
+        self._touched: set[str] = set()  # collections written since the last flush
+        self._lock = threading.Lock()
         uri = settings.milvus_uri
         if not uri:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +181,14 @@ class MilvusVectorIndex:
         return self.count(info)
 
     def flush(self) -> None:
-        """Milvus persists each write itself (Lite: its write-ahead log)."""
+        """Seal what was written since the last flush into indexed segments. Milvus persists
+        each write by itself (Lite: in its write-ahead log), but Milvus Lite searches unsealed
+        rows one by one in Python, so the server's flush loop keeps them few."""
+        with self._lock:
+            touched, self._touched = self._touched, set()
+        for name in touched:
+            if self.client.has_collection(name):
+                self.client.flush(name)
 
     def close(self) -> None:
         try:
@@ -262,10 +272,16 @@ class MilvusVectorIndex:
             after = rows[-1][0]
 
     def _upsert(self, info: CollectionInfo, level: Level, rows: list[dict[str, Any]]) -> None:
+        self._touch(info, level)
         for start in range(0, len(rows), _BATCH):
             self.client.upsert(self._name(info, level), rows[start : start + _BATCH])
 
+    def _touch(self, info: CollectionInfo, level: Level) -> None:
+        with self._lock:
+            self._touched.add(self._name(info, level))
+
     def _delete(self, info: CollectionInfo, level: Level, ids: np.ndarray) -> None:
+        self._touch(info, level)
         for start in range(0, len(ids), _BATCH):
             batch = [int(i) for i in ids[start : start + _BATCH]]
             self.client.delete(self._name(info, level), ids=batch)
