@@ -83,6 +83,12 @@ def serve(
     http_port: Annotated[int | None, typer.Option(
         help="Serve OpenAI-compatible /v1/embeddings on this port [env EMBEDSVC_HTTP_PORT]"
     )] = None,
+    vector_backend: Annotated[str | None, typer.Option(
+        help="Where vectors are searched: faiss or milvus [env EMBEDSVC_VECTOR_BACKEND]"
+    )] = None,
+    milvus_uri: Annotated[str | None, typer.Option(
+        help="Milvus server URI; unset = Milvus Lite in the data dir [env EMBEDSVC_MILVUS_URI]"
+    )] = None,
 ) -> None:
     """Start the gRPC server; SIGTERM drains requests and saves indexes."""
     _logging()
@@ -97,6 +103,7 @@ def serve(
     settings = _settings(
         data_dir=data_dir, host=host, port=port, database_url=database_url, model=model,
         api_key=api_key, models=named, metrics_port=metrics_port, http_port=http_port,
+        vector_backend=vector_backend, milvus_uri=milvus_uri,
     )
     try:
         server = Server(settings)
@@ -139,7 +146,9 @@ def reindex(
     try:
         storage = open_storage(settings, MAINTENANCE_HINT)
         try:
-            size = storage.vectors.rebuild(storage.repository.get_collection(collection))
+            info = storage.repository.get_collection(collection)
+            with storage.collection_lock(info):
+                size = storage.vectors.rebuild(info)
         finally:
             storage.close()
     except EmbedsvcError as error:
@@ -188,7 +197,7 @@ def _embedded_backup(
         _fail(InvalidArgument(f"no data dir at {settings.data_dir}; give --data-dir"))
     storage = open_storage(settings, BACKUP_HINT)
     try:
-        return take_backup(storage, CollectionLocks(), directory)
+        return take_backup(storage, CollectionLocks(storage.collection_lock), directory)
     finally:
         storage.close()
 

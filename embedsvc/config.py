@@ -31,6 +31,19 @@ class Settings(BaseSettings):
     vector_backend: str = "faiss"
     # Threads FAISS uses inside one search (and index build); searches run side by side anyway.
     faiss_threads: int = Field(1, ge=1)
+    # Milvus (vector_backend=milvus): a server or cluster URI such as http://10.0.0.5:19530;
+    # empty = Milvus Lite in data_dir/milvus.db, in this process. With a server and PostgreSQL
+    # several embedsvc servers share one store (see README, "Scaling out").
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    # Milvus collections are named PREFIX_<collection id>_chunks / _documents, so one Milvus
+    # can hold several stores apart.
+    milvus_prefix: str = Field("embedsvc", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    # HNSW (the default), IVF_FLAT, IVF_SQ8, HNSW_SQ or FLAT; empty params take the defaults of
+    # embedsvc/storage/milvus_index.py (HNSW: M=16, efConstruction=200; search ef=128).
+    milvus_index_type: str = "HNSW"
+    milvus_index_params: dict[str, int | float | str] = Field(default_factory=dict)
+    milvus_search_params: dict[str, int | float | str] = Field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 50051
     # Calls that run at once (each holds a thread); more are refused with RESOURCE_EXHAUSTED.

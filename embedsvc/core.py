@@ -56,7 +56,7 @@ class Core:
         except BaseException:
             self.models.close()
             raise
-        self.locks = CollectionLocks()
+        self.locks = CollectionLocks(self.storage.collection_lock)
         self.collections = Collections(self.models, self.storage, self.locks)
         self.documents = Documents(settings, self.collections, self.storage, self.locks)
         self.searcher = Searcher(settings, self.collections, self.storage)

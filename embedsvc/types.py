@@ -403,8 +403,8 @@ class IndexChanges:
 
     Vectors are float32 rows beside their int64 ids. ``chunk_documents`` gives each added
     chunk's document id and ``document_metadata`` the added documents' metadata, for backends
-    that filter on scalar fields of their own. ``generation`` is the collection's generation
-    after the write.
+    that filter on scalar fields of their own, ``document_hashes`` their content hashes (to tell
+    a stale copy). ``generation`` is the collection's generation after the write.
     """
 
     chunks_removed: np.ndarray = field(default_factory=_no_ids)
@@ -415,4 +415,5 @@ class IndexChanges:
     document_ids: np.ndarray = field(default_factory=_no_ids)
     document_vectors: np.ndarray | None = None
     document_metadata: dict[int, dict[str, Any]] = field(default_factory=dict)
+    document_hashes: dict[int, str] = field(default_factory=dict)
     generation: int = 0

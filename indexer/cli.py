@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -41,6 +42,16 @@ Server = Annotated[str | None, typer.Option(help="HOST:PORT of a running server 
 ApiKey = Annotated[str, typer.Option(envvar="EMBEDSVC_API_KEY", help="API key for --server")]
 Collection = Annotated[str, typer.Option("--collection", "-c", help="Collection name")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout")]
+
+
+@app.callback()
+def _store(vector_backend: Annotated[str | None, typer.Option(
+    help="Where the data dir's vectors are searched: faiss or milvus (Milvus Lite in the data "
+         "dir, or EMBEDSVC_MILVUS_URI) [env EMBEDSVC_VECTOR_BACKEND]",
+)] = None) -> None:
+    """Index folders and repositories into embedsvc collections."""
+    if vector_backend:  # the embedded store reads its settings from the environment
+        os.environ["EMBEDSVC_VECTOR_BACKEND"] = vector_backend
 
 
 def _emit(data: Any) -> None:

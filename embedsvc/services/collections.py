@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from embedsvc.errors import FailedPrecondition, InvalidArgument
 from embedsvc.faults import fault_point
 from embedsvc.paging import after_id, page_of, page_size
 from embedsvc.ports import Encoder, Models
-from embedsvc.storage import Storage
+from embedsvc.storage import CollectionLock, Storage
+from embedsvc.storage.shared_lock import unshared
 from embedsvc.types import (
     CHUNKING_POLICIES,
     METRICS,
@@ -27,15 +30,20 @@ MIN_CHUNK_TOKENS = 16
 
 
 class CollectionLocks:
-    """One lock per collection: a commit (SQL write, then the vector index) runs alone."""
+    """One lock per collection: a commit (SQL write, then the vector index) runs alone; in a
+    store shared by several servers, alone across all of them (``shared``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: CollectionLock = unshared) -> None:
         self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
+        self._shared = shared
 
-    def __call__(self, info: CollectionInfo) -> threading.Lock:
+    @contextlib.contextmanager
+    def __call__(self, info: CollectionInfo) -> Iterator[None]:
         with self._guard:
-            return self._locks[info.id]
+            lock = self._locks[info.id]
+        with lock, self._shared(info):
+            yield
 
 
 def prompt_tokens(encoder: Encoder, prompt: str) -> int:
@@ -100,7 +108,8 @@ class Collections:
             max_chunk_tokens=budget, profile=chosen, chunking=chunking,
             query_prompt=query_prompt, document_prompt=document_prompt,
         ))
-        self.storage.vectors.sync(created)
+        with self.locks(created):
+            self.storage.vectors.sync(created)
         return created
 
     def get(self, name: str) -> CollectionInfo:

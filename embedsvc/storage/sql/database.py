@@ -129,10 +129,17 @@ def _alembic_config() -> Config:
     return config
 
 
+# Held while migrating (per database; migrations are quick and rare).
+MIGRATION_LOCK_KEY = 0x656D6265647376  # "embedsv"
+
+
 def migrate(engine: Engine) -> str:
-    """Bring the schema to the newest revision; returns it. Safe to run on every start."""
+    """Bring the schema to the newest revision; returns it. Safe to run on every start, also
+    by several servers starting at once on one PostgreSQL schema (they take turns)."""
     config = _alembic_config()
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return current_revision(engine) or ""

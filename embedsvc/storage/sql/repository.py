@@ -409,6 +409,29 @@ class SqlRepository:
             yield (np.array([row[0] for row in rows], dtype=np.int64),
                    vectors_of([row[1] for row in rows], info.dimensions))
 
+    def mirror_of(self, info: CollectionInfo, document_ids: Sequence[int]) -> IndexChanges:
+        """What an index adds to hold these documents and their chunks as SQL has them now
+        (for a backend that repairs a stale copy document by document)."""
+        changes = _ChangeLog()
+        for start in range(0, len(document_ids), _VECTOR_BATCH):
+            batch = [int(i) for i in document_ids[start : start + _VECTOR_BATCH]]
+            with self._reading() as session:
+                documents = session.scalars(select(DocumentRow).where(
+                    DocumentRow.collection_id == info.id, DocumentRow.id.in_(batch),
+                    DocumentRow.vector.is_not(None),
+                )).all()
+                chunks = session.scalars(
+                    select(ChunkRow).where(ChunkRow.document_id.in_(batch))
+                ).all()
+            changes.documents += [(row, vectors_of([row.vector], info.dimensions)[0])
+                                  for row in documents]
+            changes.chunks_added += [(row, vectors_of([row.vector], info.dimensions)[0])
+                                     for row in chunks]
+        changes.generation = self.generation(info.id) or 0
+        built = changes.build(info.dimensions)
+        built.documents_removed = np.zeros(0, dtype=np.int64)
+        return built
+
 
 class _ChangeLog:
     """Collects what a write transaction changes, for the vector index."""
@@ -433,6 +456,7 @@ class _ChangeLog:
             document_vectors=np.stack([v for _, v in self.documents]).astype(np.float32)
             if self.documents else empty,
             document_metadata={row.id: row.metadata_ or {} for row, _ in self.documents},
+            document_hashes={row.id: row.content_hash for row, _ in self.documents},
             generation=self.generation,
         )
 
