@@ -120,3 +120,7 @@ class MetadataEntry(Base):
     )
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value_json: Mapped[str] = mapped_column(String(1024))
+
+
+# Tables of the domain endpoints live in modules of their own, on this same metadata.
+from embedsvc.storage.sql import titles_schema  # noqa: E402, F401
