@@ -345,5 +345,10 @@ def train_2dmse(
     typer.echo(f"trained model saved to {path}; serve it with --model {path}", err=True)
 
 
+from embedsvc.titles.cli import titles_app  # noqa: E402
+
+app.add_typer(titles_app, name="titles")
+
+
 def main() -> None:
     app()

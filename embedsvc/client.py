@@ -17,6 +17,8 @@ from grpc_status import rpc_status
 from embedsvc import convert
 from embedsvc.errors import EmbedsvcError, error_class
 from embedsvc.paging import all_pages
+from embedsvc.titles import convert as titles_convert
+from embedsvc.titles.types import CatalogEntry, CatalogInfo, CatalogLoad, Normalized, TitleQuery
 from embedsvc.types import (
     Backup,
     ChunkResult,
@@ -46,6 +48,8 @@ from embedsvc.v1 import (
     index_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
+    titles_pb2,
+    titles_pb2_grpc,
 )
 
 _REMOTE_ERRORS: dict[type[EmbedsvcError], type] = {}
@@ -138,6 +142,7 @@ class Client:
         self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
         self.chunking = chunking_pb2_grpc.ChunkingServiceStub(self.channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+        self.titles = titles_pb2_grpc.TitleNormalizationServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Client:
@@ -346,3 +351,34 @@ class Client:
             level=convert.LEVEL_ENUMS[level], query_profile=convert.overrides_out(query_profile),
         )
         return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]
+
+    # -- job titles --------------------------------------------------------------------
+
+    def load_catalog(
+        self, catalog: str, entries: Sequence[CatalogEntry], model: str = "",
+        timeout: float = 3600.0,
+    ) -> CatalogLoad:
+        """Replace a catalog (embedding a large one takes a while: its own timeout)."""
+        request = titles_pb2.LoadCatalogRequest(
+            catalog=catalog, model=model, entries=[titles_convert.entry_out(e) for e in entries]
+        )
+        try:
+            response = self.titles.LoadCatalog(request, timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise remote_error(error) from None
+        return titles_convert.load_in(response)
+
+    def catalogs(self) -> list[CatalogInfo]:
+        response = self._call(self.titles.ListCatalogs, titles_pb2.ListCatalogsRequest())
+        return [titles_convert.catalog_in(info) for info in response.catalogs]
+
+    def normalize_titles(
+        self, catalog: str, queries: Sequence[TitleQuery], k: int = 10, cleanup: bool = True,
+        threshold: float | None = None,
+    ) -> list[Normalized]:
+        request = titles_pb2.NormalizeTitlesRequest(
+            catalog=catalog, queries=[titles_convert.query_out(q) for q in queries], k=k,
+            no_cleanup=not cleanup, threshold=threshold,
+        )
+        response = self._call(self.titles.NormalizeTitles, request)
+        return [titles_convert.normalized_in(result) for result in response.results]
