@@ -345,9 +345,10 @@ def train_2dmse(
     typer.echo(f"trained model saved to {path}; serve it with --model {path}", err=True)
 
 
-from embedsvc.titles.cli import titles_app  # noqa: E402
+from embedsvc.titles.cli import titles_app, train_titles  # noqa: E402
 
 app.add_typer(titles_app, name="titles")
+train_app.command("titles")(train_titles)
 
 
 def main() -> None:

@@ -86,16 +86,16 @@ def clean_title(raw: str, steps: Collection[str] = STEPS) -> CleanTitle:
     if "abbreviations" in steps:
         text, changed = _expand(text)
         applied += ["abbreviations"] if changed else []
-    if "inversion" in steps:
-        text, changed = _uninvert(text)
-        applied += ["inversion"] if changed else []
-    text = _fold(text) if "punctuation" in steps else text.lower()
     for kind, words in (("employment", EMPLOYMENT), ("seniority", SENIORITY)):
         if kind in steps:
             text, found = _take_words(text, words)
             for word in found:
                 keep(kind, word)
             applied += [kind] if found else []
+    if "inversion" in steps:
+        text, changed = _uninvert(text)
+        applied += ["inversion"] if changed else []
+    text = _fold(text) if "punctuation" in steps else text.lower()
     if "punctuation" in steps:
         applied.append("punctuation")
     text = " ".join(text.split())
@@ -160,8 +160,9 @@ def _uninvert(text: str) -> tuple[str, bool]:
     """
     if "," not in text:
         return text, False
-    parts = [part.strip() for part in text.split(",")]
-    if any(not part for part in parts) or len(parts) > 4:
+    text = " ".join(text.split())
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if len(parts) < 2 or len(parts) > 4:
         return text, False
     if any(re.match(r"(?i)(and|or|&|nor)\b", part) for part in parts[1:]):
         return text, False
@@ -180,10 +181,11 @@ def _fold(text: str) -> str:
 def _take_words(text: str, words: Collection[str]) -> tuple[str, list[str]]:
     found = []
     for phrase in sorted(words, key=len, reverse=True):
-        pattern = re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])(\s+\w+)?")
+        pattern = re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])(\s+\w+)?",
+                             re.IGNORECASE)
 
         def take(match: re.Match[str], phrase: str = phrase) -> str:
-            following = (match.group(1) or "").strip()
+            following = (match.group(1) or "").strip().lower()
             if following in _KEEP_BEFORE.get(phrase, set()):
                 return match.group(0)
             found.append(phrase)

@@ -210,3 +210,36 @@ def _print_refused(line: str, reason: str, as_json: bool) -> None:
     else:
         typer.echo(f"{line}  ->  refused: {reason}")
     typer.echo(f"error: {reason}", err=True)
+
+
+def train_titles(
+    out: Annotated[Path, typer.Option(help="Directory for the trained model")],
+    pairs: Annotated[Path | None, typer.Option(
+        help='JSONL: {"anchor": title, "positive": skills, description or another label}'
+    )] = None,
+    catalog_file: Annotated[Path | None, typer.Option(
+        "--catalog-file", help="Also train on a catalog's alt labels and profiles"
+    )] = None,
+    base: Annotated[str, typer.Option(help="Base model dir or package ('' = bundled)")] = "",
+    epochs: Annotated[int, typer.Option(help="Passes over the pairs")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Pairs per step (in-batch negatives)")] = 16,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after N steps")] = None,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
+    matryoshka: Annotated[bool, typer.Option(help="Wrap the loss in 2D Matryoshka")] = False,
+) -> None:
+    """VacancySBERT: fine-tune a Siamese bi-encoder on title co-occurrence pairs
+    (MultipleNegativesRankingLoss). Serve the result with --models NAME=DIR."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    from embedsvc.titles.catalog import read_catalog
+    from embedsvc.titles.training import train_titles as train
+
+    if pairs is None and catalog_file is None:
+        _fail("give --pairs FILE and/or --catalog-file FILE")
+    try:
+        entries = read_catalog(catalog_file) if catalog_file else []
+        path = train(pairs, out, base, entries, epochs=epochs, batch_size=batch_size,
+                     max_steps=max_steps, learning_rate=learning_rate, matryoshka=matryoshka)
+    except EmbedsvcError as error:
+        _fail(str(error))
+    typer.echo(f"trained model saved to {path}; serve it with --models titles={path} and "
+               "load a catalog with --model titles", err=True)

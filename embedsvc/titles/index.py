@@ -14,7 +14,7 @@ from embedsvc.ports import Encoder
 from embedsvc.titles.cleanup import clean_title
 from embedsvc.titles.lexical import CharNgramIndex
 from embedsvc.titles.types import CatalogEntry, CatalogInfo
-from embedsvc.types import CollectionInfo, DocumentInput
+from embedsvc.types import CollectionInfo, DocumentInput, content_hash
 
 LABEL_PREFIX = "label:"
 PROFILE_PREFIX = "profile:"
@@ -60,9 +60,10 @@ class LabelTable:
 
 
 def profile_documents(entries: Sequence[CatalogEntry]) -> list[DocumentInput]:
-    """The skills and description of each entry that has them, as evidence to match."""
-    return [DocumentInput(PROFILE_PREFIX + entry.id, entry.profile)
-            for entry in entries if entry.profile]
+    """The skills and description of entries that have them, as evidence to match; named by
+    content, so a reload finds the vectors of unchanged profiles whatever entry has them."""
+    texts = dict.fromkeys(entry.profile for entry in entries if entry.profile)
+    return [DocumentInput(PROFILE_PREFIX + content_hash(text), text) for text in texts]
 
 
 @dataclass

@@ -34,7 +34,6 @@ from embedsvc.titles.catalog import validate_entries
 from embedsvc.titles.cleanup import STEPS, clean_title
 from embedsvc.titles.index import (
     LABEL_PREFIX,
-    PROFILE_PREFIX,
     LabelTable,
     LiveCatalog,
     profile_documents,
@@ -224,19 +223,20 @@ class TitleNormalizer:
         """A version in memory, its vectors read back from SQL (what every reader sees)."""
         info, encoder = self.collections.open(catalog.collection)
         labels = LabelTable.of(entries)
-        profiles = profile_documents(entries)
+        profiled = [position for position, entry in enumerate(entries) if entry.profile]
         stored = self._stored(info, [LABEL_PREFIX + text for text in labels.texts]
-                              + [document.id for document in profiles])
+                              + [d.id for d in profile_documents(entries)])
         try:
             label_vectors = _rows([stored[content_hash(t)] for t in labels.texts], info)
-            profile_vectors = _rows([stored[content_hash(d.text)] for d in profiles], info)
+            profile_vectors = _rows(
+                [stored[content_hash(entries[p].profile)] for p in profiled], info
+            )
         except KeyError:
             raise FailedPrecondition(
                 f"catalog {catalog.name!r}: collection {catalog.collection!r} lacks vectors of "
                 "some labels; load the catalog again"
             ) from None
-        with_profile = {PROFILE_PREFIX + entry.id: i for i, entry in enumerate(entries)}
-        profile_entries = np.array([with_profile[d.id] for d in profiles], dtype=np.int64)
+        profile_entries = np.array(profiled, dtype=np.int64)
         return LiveCatalog(catalog, info, encoder, entries, labels, label_vectors,
                            profile_entries, profile_vectors, CharNgramIndex(labels.texts))
 

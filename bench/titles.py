@@ -1,0 +1,128 @@
+"""Job-title normalization: Recall@1/5/10 on the BLS dev sets (bench/_titles_data.py).
+
+Rows: char n-gram TF-IDF alone (raw title vs raw labels), the bundled encoder alone (same),
+the pipeline (cleanup + fusion, through Core.normalize_titles with threshold 0), and the
+pipeline with a model trained by `embedsvc train titles` when --model DIR is given. Also the
+catalog's load time and memory, and normalize's titles per second.
+
+    .venv/bin/python bench/titles.py [--model DIR] [--weights 0.35,0.65]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _metrics import recall, write_results
+from _titles_data import DevSet, dev_sets
+
+from embedsvc.config import Settings
+from embedsvc.core import Core
+from embedsvc.titles.catalog import entry_of
+from embedsvc.titles.lexical import CharNgramIndex
+from embedsvc.titles.service import Weights
+from embedsvc.titles.types import TitleQuery
+
+KS = (1, 5, 10)
+
+
+def ranks_of(scores: np.ndarray, ids: list[str], gold: list[str]) -> np.ndarray:
+    positions = np.array([ids.index(g) for g in gold])
+    gold_scores = scores[np.arange(len(gold)), positions]
+    return (scores > gold_scores[:, None]).sum(axis=1) + 1
+
+
+def baselines(dev: DevSet, encoder) -> dict[str, np.ndarray]:
+    entries = [entry_of(record, "") for record in dev.catalog]
+    ids = [entry.id for entry in entries]
+    labels, owners = [], []
+    for position, entry in enumerate(entries):
+        for label in entry.labels:
+            labels.append(label.lower())
+            owners.append(position)
+    owners_arr = np.array(owners)
+    starts = np.searchsorted(owners_arr, np.arange(len(entries)))
+
+    def per_entry(label_scores: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(label_scores, starts, axis=1)
+
+    queries = [q.lower() for q in dev.queries]
+    lexical = per_entry(CharNgramIndex(labels).scores(queries))
+    label_vectors = encoder.encode(labels, normalize=True)
+    query_vectors = encoder.encode(queries, normalize=True)
+    dense = per_entry(query_vectors @ label_vectors.T)
+    return {"char n-gram TF-IDF": ranks_of(lexical, ids, dev.gold),
+            "bundled encoder": ranks_of(dense, ids, dev.gold)}
+
+
+def pipeline(dev: DevSet, core: Core, catalog: str) -> tuple[np.ndarray, float]:
+    ids = [record["id"] for record in dev.catalog]
+    ranks, started = [], time.perf_counter()
+    for start in range(0, len(dev.queries), 256):
+        batch = [TitleQuery(q) for q in dev.queries[start:start + 256]]
+        for answer, gold in zip(core.normalize_titles(catalog, batch, k=len(ids), threshold=-1),
+                                dev.gold[start:start + 256], strict=True):
+            found = [c.id for c in answer.candidates]
+            ranks.append(found.index(gold) + 1 if gold in found else 10**6)
+    return np.array(ranks), len(dev.queries) / (time.perf_counter() - started)
+
+
+def row(name: str, ranks: np.ndarray) -> str:
+    return f"| {name} | " + " | ".join(f"{recall(ranks, k):.3f}" for k in KS) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="", help="a model dir from `embedsvc train titles`")
+    parser.add_argument("--weights", default="", help="lexical,dense to try instead")
+    args = parser.parse_args()
+    sets, _ = dev_sets()
+    tables, results = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {"trained": args.model} if args.model else {}
+        core = Core(Settings(data_dir=Path(tmp), models=models))
+        if args.weights:
+            lexical, dense = map(float, args.weights.split(","))
+            core.titles.weights = Weights(lexical=lexical, dense=dense)
+        encoder = core.models.get()
+        entries = [entry_of(record, "") for record in sets[0].catalog]
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        core.load_catalog("bls", entries)
+        load_s = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if args.model:
+            core.load_catalog("bls-trained", entries, model="trained")
+        for dev in sets:
+            ranks = baselines(dev, encoder)
+            ranks["pipeline (cleanup + fusion)"], speed = pipeline(dev, core, "bls")
+            if args.model:
+                ranks["pipeline, trained model"], _ = pipeline(dev, core, "bls-trained")
+            lines = [f"\n{dev.name}: {len(dev.queries)} queries, {len(dev.catalog)} entries",
+                     "", "| method | Recall@1 | Recall@5 | Recall@10 |", "|---|---|---|---|"]
+            lines += [row(name, value) for name, value in ranks.items()]
+            lines.append(f"\nnormalize: {speed:.0f} titles/s (batches of 256, in process)")
+            tables.append("\n".join(lines))
+            print(tables[-1], flush=True)
+            results[dev.name] = {name: {f"recall@{k}": recall(v, k) for k in KS}
+                                 for name, value in ranks.items() for v in [value]}
+            results[dev.name]["titles_per_s"] = speed
+        core.close()
+    labels = sum(1 + len(record["alt_labels"]) for record in sets[0].catalog)
+    summary = (f"\nload: {len(entries)} entries, {labels} labels in {load_s:.1f} s "
+               f"(embedding included); peak RSS grew {(rss_after - rss_before) / 1024:.0f} MiB "
+               f"to {rss_after / 1024:.0f} MiB")
+    print(summary)
+    results["load_s"], results["peak_rss_mib"] = load_s, rss_after / 1024
+    write_results("titles", results)
+
+
+if __name__ == "__main__":
+    main()
