@@ -43,6 +43,7 @@ from embedsvc.titles.types import (
     CatalogEntry,
     CatalogInfo,
     CatalogLoad,
+    CleanTitle,
     Normalized,
     TitleCandidate,
     TitleQuery,
@@ -66,6 +67,25 @@ class Weights:
     evidence: float = 0.5
     threshold: float = 0.45
     pool: int = 10  # a signal "found" an entry that is in its own top ``pool``
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Per-entry scores, (queries, entries) each, of one catalog version."""
+
+    live: LiveCatalog
+    cleaned: list[CleanTitle]
+    lexical: np.ndarray
+    dense: np.ndarray
+    evidence: np.ndarray
+    has_evidence: np.ndarray  # per query
+    labels: np.ndarray  # (queries, labels): lexical and dense fused, to name the best label
+
+    def fused(self, w: Weights) -> np.ndarray:
+        """The weighted mean of the signals a query has: scores stay in [0, 1]."""
+        evidence = w.evidence * self.has_evidence
+        total = w.lexical * self.lexical + w.dense * self.dense + evidence[:, None] * self.evidence
+        return total / (w.lexical + w.dense + evidence)[:, None]
 
 
 class TitleNormalizer:
@@ -140,46 +160,62 @@ class TitleNormalizer:
         (None = the default, 0 = always answer)."""
         self._validate(queries, k, threshold)
         threshold = self.weights.threshold if threshold is None else threshold
-        steps = STEPS if cleanup else ()
-        cleaned = [clean_title(query.title, steps) for query in queries]
-        with self._acquire(catalog).reading() as live:
-            lexical, dense, evidence = self._signals(live, queries, [c.text for c in cleaned])
-        w = self.weights
-        has_evidence = np.array([_evidence_text(q) != "" for q in queries])
-        total = (w.lexical * lexical + w.dense * dense
-                 + w.evidence * evidence * has_evidence[:, None])
-        total /= (w.lexical + w.dense + w.evidence * has_evidence)[:, None]
+        signals = self.signals(catalog, queries, cleanup)
+        live, w = signals.live, self.weights
+        total = signals.fused(w)
         answers = []
-        for row, (query, clean) in enumerate(zip(queries, cleaned, strict=True)):
-            found = {name: set(_top(scores[row], w.pool)) for name, scores in
-                     (("lexical", lexical), ("dense", dense), ("evidence", evidence))}
+        for row, (query, clean) in enumerate(zip(queries, signals.cleaned, strict=True)):
+            tops = {name: set(_top(scores[row], w.pool)) for name, scores in
+                    (("lexical", signals.lexical), ("dense", signals.dense),
+                     ("evidence", signals.evidence))}
+            with_evidence = bool(signals.has_evidence[row])
             candidates = []
             for position in _top(total[row], k):
                 score = float(total[row, position])
                 if score < threshold:
                     break
-                signals = [name for name in ("lexical", "dense") if position in found[name]]
-                if has_evidence[row] and position in found["evidence"]:
-                    signals.append("skills" if query.skills else "description")
+                found = [name for name in ("lexical", "dense") if position in tops[name]]
+                if with_evidence and position in tops["evidence"]:
+                    found.append("skills" if query.skills else "description")
                 entry = live.entries[position]
                 candidates.append(TitleCandidate(
-                    entry.id, entry.title, self._best_label(live, clean.text, position), score,
-                    tuple(signals), float(lexical[row, position]), float(dense[row, position]),
-                    float(evidence[row, position]) if has_evidence[row] else 0.0,
+                    entry.id, entry.title, self._best_label(live, signals.labels[row], position),
+                    score, tuple(found), float(signals.lexical[row, position]),
+                    float(signals.dense[row, position]),
+                    float(signals.evidence[row, position]) if with_evidence else 0.0,
                 ))
             answers.append(Normalized(query.title, clean, candidates))
         return answers
 
+    def signals(
+        self, catalog: str, queries: Sequence[TitleQuery], cleanup: bool = True
+    ) -> Signals:
+        """Every signal's score of every entry for each query, before fusion (what
+        `normalize` ranks by, and what the dev-set benchmark tunes the weights on)."""
+        steps = STEPS if cleanup else ()
+        cleaned = [clean_title(query.title, steps) for query in queries]
+        with self._acquire(catalog).reading() as live:
+            lexical, dense, evidence, labels = self._signals(
+                live, queries, [c.text for c in cleaned]
+            )
+        has_evidence = np.array([_evidence_text(q) != "" for q in queries])
+        return Signals(live, cleaned, lexical, dense, evidence, has_evidence, labels)
+
     def _signals(
         self, live: LiveCatalog, queries: Sequence[TitleQuery], texts: list[str]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-entry lexical, dense and evidence scores: (queries, entries) each."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-entry lexical, dense and evidence scores, (queries, entries) each, and the
+        fused score of every label, (queries, labels)."""
         info, encoder = live.collection, live.encoder
         encode = lambda batch: encoder.encode(  # noqa: E731
             batch, info.profile, normalize=True, prompt=info.query_prompt, interactive=True
         )
-        lexical = live.labels.per_entry(live.lexical.scores(texts))
-        dense = live.labels.per_entry(encode(texts) @ live.label_vectors.T)
+        lexical_labels = live.lexical.scores(texts)
+        dense_labels = encode(texts) @ live.label_vectors.T
+        w = self.weights
+        labels = w.lexical * lexical_labels + w.dense * dense_labels
+        lexical = live.labels.per_entry(lexical_labels)
+        dense = live.labels.per_entry(dense_labels)
         evidence = np.zeros_like(dense)
         rows = [row for row, query in enumerate(queries) if _evidence_text(query)]
         if rows:
@@ -191,16 +227,16 @@ class TitleNormalizer:
                     scores[:, live.profile_entries], own
                 )
             evidence[rows] = scores
-        return lexical, dense, evidence
+        return lexical, dense, evidence, labels
 
-    def _best_label(self, live: LiveCatalog, text: str, position: int) -> str:
-        """The entry's label closest in spelling to the cleaned query (the title on a tie)."""
+    @staticmethod
+    def _best_label(live: LiveCatalog, label_scores: np.ndarray, position: int) -> str:
+        """The entry's label that scored best for the query (the first one on a tie)."""
         table = live.labels
         start = table.starts[position]
         end = table.starts[position + 1] if position + 1 < len(table.starts) else None
         own = table.pair_labels[start:end]
-        scores = live.lexical.scores([text])[0, own]
-        return table.shown[int(own[int(np.argmax(scores))])]
+        return table.shown[int(own[int(np.argmax(label_scores[own]))])]
 
     # -- versions ------------------------------------------------------------------------
 
