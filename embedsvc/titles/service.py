@@ -62,8 +62,8 @@ RETIRE_WAIT_S = 60.0
 class Weights:
     """How the signals are fused, and the score below which there is no match."""
 
-    lexical: float = 0.35
-    dense: float = 0.65
+    lexical: float = 0.3
+    dense: float = 0.7
     evidence: float = 0.5
     threshold: float = 0.45
     pool: int = 10  # a signal "found" an entry that is in its own top ``pool``
