@@ -359,5 +359,11 @@ def train_2dmse(
     typer.echo(f"trained model saved to {path}; serve it with --model {path}", err=True)
 
 
+from embedsvc.titles.cli import titles_app, train_titles  # noqa: E402
+
+app.add_typer(titles_app, name="titles")
+train_app.command("titles")(train_titles)
+
+
 def main() -> None:
     app()

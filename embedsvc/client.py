@@ -32,6 +32,8 @@ from grpc_status import rpc_status
 from embedsvc import batches, convert
 from embedsvc.errors import EmbedsvcError, InvalidArgument, error_class
 from embedsvc.paging import all_pages
+from embedsvc.titles import convert as titles_convert
+from embedsvc.titles.types import CatalogEntry, CatalogInfo, CatalogLoad, Normalized, TitleQuery
 from embedsvc.types import (
     LEVELS,
     MODES,
@@ -66,6 +68,8 @@ from embedsvc.v1 import (
     index_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
+    titles_pb2,
+    titles_pb2_grpc,
 )
 
 _REMOTE_ERRORS: dict[type[EmbedsvcError], type] = {}
@@ -179,10 +183,12 @@ class _Api:
         self.searching = search_pb2_grpc.SearchServiceStub(channel)
         self.chunking = chunking_pb2_grpc.ChunkingServiceStub(channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+        self.titles = titles_pb2_grpc.TitleNormalizationServiceStub(channel)
         self._health = health_pb2_grpc.HealthStub(channel)
 
     def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
-              authorized: bool = True) -> Any:
+              authorized: bool = True, timeout: float | None = None) -> Any:
+        """``timeout`` replaces the client's for calls known to take long (a catalog load)."""
         raise NotImplementedError
 
     # -- health and info ---------------------------------------------------------------
@@ -359,6 +365,34 @@ class _Api:
         return self._call(self.searching.Search, request,
                           lambda r: [convert.hit_in(hit) for hit in r.hits])
 
+    # -- job titles --------------------------------------------------------------------
+
+    def load_catalog(
+        self, catalog: str, entries: Sequence[CatalogEntry], model: str = "",
+        timeout: float = 3600.0,
+    ) -> CatalogLoad:
+        """Replace a catalog (embedding a large one takes a while: its own timeout)."""
+        request = titles_pb2.LoadCatalogRequest(
+            catalog=catalog, model=model, entries=[titles_convert.entry_out(e) for e in entries]
+        )
+        return self._call(self.titles.LoadCatalog, request, titles_convert.load_in,
+                          timeout=timeout)
+
+    def catalogs(self) -> list[CatalogInfo]:
+        return self._call(self.titles.ListCatalogs, titles_pb2.ListCatalogsRequest(),
+                          lambda r: [titles_convert.catalog_in(info) for info in r.catalogs])
+
+    def normalize_titles(
+        self, catalog: str, queries: Sequence[TitleQuery], k: int = 10, cleanup: bool = True,
+        threshold: float | None = None,
+    ) -> list[Normalized]:
+        request = titles_pb2.NormalizeTitlesRequest(
+            catalog=catalog, queries=[titles_convert.query_out(q) for q in queries], k=k,
+            no_cleanup=not cleanup, threshold=threshold,
+        )
+        return self._call(self.titles.NormalizeTitles, request,
+                          lambda r: [titles_convert.normalized_in(x) for x in r.results])
+
 
 def embed_request(
     texts: Sequence[str], normalize: bool = True, dimensions: int | None = None,
@@ -398,9 +432,9 @@ class Client(_Api):
         self.channel.close()
 
     def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
-              authorized: bool = True) -> Any:
+              authorized: bool = True, timeout: float | None = None) -> Any:
         try:
-            response = method(request, timeout=self.timeout,
+            response = method(request, timeout=timeout or self.timeout,
                               metadata=self._metadata if authorized else ())
         except grpc.RpcError as error:
             raise remote_error(error) from None
@@ -495,9 +529,9 @@ class AsyncClient(_Api):
         await self.channel.close()
 
     async def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
-                    authorized: bool = True) -> Any:
+                    authorized: bool = True, timeout: float | None = None) -> Any:
         try:
-            response = await method(request, timeout=self.timeout,
+            response = await method(request, timeout=timeout or self.timeout,
                                     metadata=self._metadata if authorized else ())
         except grpc.RpcError as error:
             raise remote_error(error) from None

@@ -22,6 +22,8 @@ from embedsvc.services.documents import Documents
 from embedsvc.services.embedding import Embedding
 from embedsvc.services.search import Searcher
 from embedsvc.storage import open_storage
+from embedsvc.titles.service import TitleNormalizer
+from embedsvc.titles.types import CatalogEntry, CatalogInfo, CatalogLoad, Normalized, TitleQuery
 from embedsvc.types import (
     Backup,
     ChunkResult,
@@ -61,6 +63,7 @@ class Core:
         self.documents = Documents(settings, self.collections, self.storage, self.locks)
         self.searcher = Searcher(settings, self.collections, self.storage)
         self.embedding = Embedding(settings, self.models)
+        self.titles = TitleNormalizer(settings, self.storage, self.collections, self.documents)
 
     def close(self) -> None:
         try:
@@ -174,3 +177,19 @@ class Core:
             collection, query, k, where, level, query_profile, is_active, deadline, mode,
             funnel_dims,
         )
+
+    # -- job titles --------------------------------------------------------------------
+
+    def load_catalog(
+        self, catalog: str, entries: Sequence[CatalogEntry], model: str = ""
+    ) -> CatalogLoad:
+        return self.titles.load(catalog, entries, model)
+
+    def catalogs(self) -> list[CatalogInfo]:
+        return self.titles.catalogs()
+
+    def normalize_titles(
+        self, catalog: str, queries: Sequence[TitleQuery], k: int = 10, cleanup: bool = True,
+        threshold: float | None = None,
+    ) -> list[Normalized]:
+        return self.titles.normalize(catalog, queries, k, cleanup, threshold)

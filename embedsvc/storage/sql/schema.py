@@ -141,3 +141,7 @@ class MetadataEntry(Base):
     value_json: Mapped[str] = mapped_column(String(1024))
     value_number: Mapped[float | None] = mapped_column(Float, nullable=True)
     value_text: Mapped[str | None] = mapped_column(FilterText, nullable=True)
+
+
+# Tables of the domain endpoints live in modules of their own, on this same metadata.
+from embedsvc.storage.sql import titles_schema  # noqa: E402, F401
