@@ -21,7 +21,7 @@ FILTERS_FIELD = "filters"
 
 def filter_fields(metadata: dict[str, Any]) -> dict[str, str]:
     """What a row stores to be filtered on: top-level scalars, canonically spelled."""
-    return filterable_entries(metadata)
+    return {key: entry.json for key, entry in filterable_entries(metadata).items()}
 
 
 def literal(value: str) -> str:
@@ -30,9 +30,16 @@ def literal(value: str) -> str:
 
 
 def condition_expression(condition: Condition) -> str | None:
-    """One condition as an expression, or None when it cannot be pushed down."""
+    """One condition as an expression, or None when it cannot be pushed down (the operators
+    whose meaning for a missing key or a number differs in Milvus: not_*, range, prefix,
+    exists; SQL answers those)."""
     field = f"{FILTERS_FIELD}[{literal(condition.key)}]"
-    return f"{field} == {literal(canonical_json(condition.equals))}"
+    if condition.op == "equals":
+        return f"{field} == {literal(canonical_json(condition.value))}"
+    if condition.op == "in":  # Milvus Lite takes `in` on fields only, not on a JSON path
+        return " or ".join(f"{field} == {literal(canonical_json(value))}"
+                           for value in condition.value)
+    return None
 
 
 def expression(conditions: Sequence[Condition]) -> str | None:

@@ -14,6 +14,7 @@ import pytest
 
 from embedsvc.config import Settings
 from embedsvc.errors import NotFound
+from embedsvc.filters import Range
 from embedsvc.ports import Repository, VectorIndex
 from embedsvc.storage.sql.repository import SqlRepository
 from embedsvc.types import (
@@ -159,6 +160,19 @@ class VectorIndexContract:
         both = index.search(info, basis(0), 5, "chunk",
                             [Condition("kind", "far"), Condition("n", 3)])
         assert [chunk_id for chunk_id, _ in both] == self.chunk_ids(repository, info, "far3")
+
+        def found(*conditions: Condition) -> set[int]:
+            return {chunk_id for chunk_id, _ in index.search(info, basis(0), 50, "chunk",
+                                                                 list(conditions))}
+
+        def chunks_of(*numbers: int) -> set[int]:
+            return {self.chunk_ids(repository, info, f"far{n}")[0] for n in numbers}
+
+        assert found(Condition("n", [1, 3], "in")) == chunks_of(1, 3)
+        assert found(Condition("n", Range(gte=3), "range")) == chunks_of(3, 4)
+        assert found(Condition("kind", ["near"], "not_in")) == chunks_of(0, 1, 2, 3, 4)
+        assert found(Condition("n", True, "exists"), Condition("n", 2, "not_equals")) == \
+            chunks_of(0, 1, 3, 4)
 
     def test_sync_repairs_what_sql_holds(self, repository, opened):
         index = opened()
