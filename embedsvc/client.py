@@ -16,6 +16,8 @@ from grpc_status import rpc_status
 
 from embedsvc import convert
 from embedsvc.errors import EmbedsvcError, error_class
+from embedsvc.linking import wire
+from embedsvc.linking.concepts import KnowledgeBaseInfo, Linked, Mention, mention_of
 from embedsvc.paging import all_pages
 from embedsvc.types import (
     Backup,
@@ -44,6 +46,8 @@ from embedsvc.v1 import (
     embedding_pb2_grpc,
     index_pb2,
     index_pb2_grpc,
+    linking_pb2,
+    linking_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
 )
@@ -138,6 +142,7 @@ class Client:
         self.searching = search_pb2_grpc.SearchServiceStub(self.channel)
         self.chunking = chunking_pb2_grpc.ChunkingServiceStub(self.channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+        self.linking = linking_pb2_grpc.EntityLinkingServiceStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def __enter__(self) -> Client:
@@ -149,9 +154,9 @@ class Client:
     def close(self) -> None:
         self.channel.close()
 
-    def _call(self, method: Any, request: Any) -> Any:
+    def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
         try:
-            return method(request, timeout=self.timeout, metadata=self._metadata)
+            return method(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise remote_error(error) from None
 
@@ -346,3 +351,35 @@ class Client:
             level=convert.LEVEL_ENUMS[level], query_profile=convert.overrides_out(query_profile),
         )
         return [convert.hit_in(hit) for hit in self._call(self.searching.Search, request).hits]
+
+    # -- entity linking ----------------------------------------------------------------
+
+    def load_knowledge_base(
+        self, kb: str, content: str, source_format: str = "", model: str = "",
+        filename: str = "", timeout: float = 3600.0,
+    ) -> KnowledgeBaseInfo:
+        """Load a terminology (its file's text) as a new version of ``kb``; every alias is
+        embedded, so this waits up to ``timeout`` seconds, not the client's default."""
+        request = linking_pb2.LoadKnowledgeBaseRequest(
+            kb=kb, content=content, format=source_format, model=model, filename=filename
+        )
+        return wire.kb_in(self._call(self.linking.LoadKnowledgeBase, request, timeout))
+
+    def knowledge_bases(self) -> list[KnowledgeBaseInfo]:
+        response = self._call(
+            self.linking.ListKnowledgeBases, linking_pb2.ListKnowledgeBasesRequest()
+        )
+        return [wire.kb_in(info) for info in response.knowledge_bases]
+
+    def link_entities(
+        self, kb: str, mentions: Sequence[Mention | str | dict], k: int = 10,
+        threshold: float = 0.0, generators: Sequence[str] = (),
+        expand_abbreviations: bool = True, rerank: bool = False,
+    ) -> list[Linked]:
+        request = linking_pb2.LinkEntitiesRequest(
+            kb=kb, mentions=[wire.mention_out(mention_of(m)) for m in mentions], k=k,
+            threshold=threshold, generators=list(generators),
+            no_abbreviation_expansion=not expand_abbreviations, rerank=rerank,
+        )
+        response = self._call(self.linking.LinkEntities, request)
+        return [wire.linked_in(result, response.kb_version) for result in response.results]

@@ -4,7 +4,7 @@ plus one line here; health, reflection and the server pick it up from this list.
 from __future__ import annotations
 
 from embedsvc.server.rpc import ServiceSpec
-from embedsvc.server.servicers import admin, chunking, embedding, index, search
+from embedsvc.server.servicers import admin, chunking, embedding, index, linking, search
 
 SERVICES: list[ServiceSpec] = [
     embedding.SERVICE,
@@ -12,4 +12,5 @@ SERVICES: list[ServiceSpec] = [
     search.SERVICE,
     chunking.SERVICE,
     admin.SERVICE,
+    linking.SERVICE,
 ]
