@@ -345,5 +345,10 @@ def train_2dmse(
     typer.echo(f"trained model saved to {path}; serve it with --model {path}", err=True)
 
 
+from embedsvc.linking.cli import link_app  # noqa: E402
+
+app.add_typer(link_app, name="link")
+
+
 def main() -> None:
     app()
