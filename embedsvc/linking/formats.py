@@ -20,7 +20,9 @@ FORMATS = ("jsonl", "obo", "csv")
 MAX_NAME_CHARS = 1000
 # OBO synonym scopes that name the same concept; BROAD and NARROW ones do not.
 SAME_CONCEPT_SCOPES = ("EXACT", "RELATED")
-_OBO_SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"\s+([A-Z]+)')
+_OBO_QUOTED = r'^"((?:[^"\\]|\\.)*)"'
+_OBO_SYNONYM = re.compile(_OBO_QUOTED + r"\s+([A-Z]+)")
+_OBO_DEFINITION = re.compile(_OBO_QUOTED)
 # A CSV cell listing several aliases or types separates them with this character.
 CSV_SEPARATOR = "|"
 
@@ -111,7 +113,7 @@ def read_obo(text: str) -> Iterable[Concept]:
             match = _OBO_SYNONYM.match(value)
             if match and match.group(2) in SAME_CONCEPT_SCOPES:
                 synonyms.append(match.group(1).replace('\\"', '"'))
-        definition = _OBO_SYNONYM.match(data.get("def", "") or "")
+        definition = _OBO_DEFINITION.match(data.get("def", "") or "")
         yield Concept(
             str(term_id), data["name"], synonyms, [],
             definition.group(1) if definition else "",
