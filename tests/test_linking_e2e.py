@@ -3,10 +3,14 @@ embedded) with --json and --queries."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -119,3 +123,40 @@ def test_cli_against_a_server_and_embedded(server, tmp_path: Path, encoder):
               "--data-dir", str(data), "--json")
     assert one.returncode == 0, one.stderr
     assert json.loads(one.stdout)["candidates"][0]["concept_id"] == "C2"
+
+
+@pytest.mark.slow
+def test_a_crash_during_a_load_leaves_the_previous_version_serving(server_factory, tmp_path):
+    marker = tmp_path / "paused"
+    data = tmp_path / "crash"
+    # The second upsert is the first (and only) alias batch of the second load.
+    crashing = server_factory(data, EMBEDSVC_FAULT_PAUSE="upsert.committed@2",
+                              EMBEDSVC_FAULT_FILE=str(marker)).start()
+    with crashing.client() as client:
+        client.load_knowledge_base("kb", CSV, "csv")
+    def load_again() -> None:
+        with contextlib.suppress(grpc.RpcError), crashing.client() as client:
+            client.load_knowledge_base("kb", CSV.replace("D1,", "G1,"), "csv")
+
+    loading = threading.Thread(target=load_again)
+    loading.start()
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the load never reached its alias upsert"
+        time.sleep(0.05)
+    crashing.stop(signal.SIGKILL)
+    loading.join()
+    marker.unlink()
+
+    restarted = server_factory(data).start()
+    with restarted.client() as client:
+        [kb] = client.knowledge_bases()
+        assert kb.version == 1
+        [linked] = client.link_entities("kb", ["Deutschland"], k=1)
+        assert (linked.kb_version, linked.candidates[0].concept_id) == (1, "D1")
+        # The next load clears what the crashed one left (version 2 never served) and serves.
+        assert client.load_knowledge_base("kb", CSV.replace("D1,", "G1,"), "csv").version == 2
+        assert {c.name for c in client.all_collections()} == {"kb.kb.v1", "kb.kb.v2"}
+        [linked] = client.link_entities("kb", ["Deutschland"], k=1)
+        assert (linked.kb_version, linked.candidates[0].concept_id) == (2, "G1")
+    assert sorted(p.name for p in (data / "linking" / "kb").glob("v*")) == ["v1", "v2"]
