@@ -2,7 +2,7 @@
 and fused generators per set, language and model; load time, mentions/s; and how fast a large
 terminology (GO + HPO, 62k concepts) opens once built, with the process's RSS.
 
-    .venv/bin/python bench/linking.py [--size 2000] [--mentions 300] [--models minilm,use,e5]
+    .venv/bin/python bench/linking.py [--size 600] [--mentions 150] [--models minilm,use,e5]
 """
 
 from __future__ import annotations
@@ -144,9 +144,9 @@ def _all_hpo():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=2000, help="concepts per English KB")
-    parser.add_argument("--mentions", type=int, default=300, help="mentions per English set")
-    parser.add_argument("--per-language", type=int, default=150)
+    parser.add_argument("--size", type=int, default=600, help="concepts per English KB")
+    parser.add_argument("--mentions", type=int, default=150, help="mentions per English set")
+    parser.add_argument("--per-language", type=int, default=80)
     parser.add_argument("--models", default="minilm,use,e5")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "linking.json")
