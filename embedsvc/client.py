@@ -31,6 +31,8 @@ from grpc_status import rpc_status
 
 from embedsvc import batches, convert
 from embedsvc.errors import EmbedsvcError, InvalidArgument, error_class
+from embedsvc.linking import wire
+from embedsvc.linking.concepts import KnowledgeBaseInfo, Linked, Mention, mention_of
 from embedsvc.paging import all_pages
 from embedsvc.titles import convert as titles_convert
 from embedsvc.titles.types import CatalogEntry, CatalogInfo, CatalogLoad, Normalized, TitleQuery
@@ -66,6 +68,8 @@ from embedsvc.v1 import (
     embedding_pb2_grpc,
     index_pb2,
     index_pb2_grpc,
+    linking_pb2,
+    linking_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
     titles_pb2,
@@ -184,6 +188,7 @@ class _Api:
         self.chunking = chunking_pb2_grpc.ChunkingServiceStub(channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(channel)
         self.titles = titles_pb2_grpc.TitleNormalizationServiceStub(channel)
+        self.linking = linking_pb2_grpc.EntityLinkingServiceStub(channel)
         self._health = health_pb2_grpc.HealthStub(channel)
 
     def _call(self, method: Any, request: Any, parse: Callable[[Any], Any] = _same,
@@ -392,6 +397,38 @@ class _Api:
         )
         return self._call(self.titles.NormalizeTitles, request,
                           lambda r: [titles_convert.normalized_in(x) for x in r.results])
+
+    # -- entity linking ----------------------------------------------------------------
+
+    def load_knowledge_base(
+        self, kb: str, content: str, source_format: str = "", model: str = "",
+        filename: str = "", timeout: float = 3600.0,
+    ) -> KnowledgeBaseInfo:
+        """Load a terminology (its file's text) as a new version of ``kb``; every alias is
+        embedded, so this waits up to ``timeout`` seconds, not the client's default."""
+        request = linking_pb2.LoadKnowledgeBaseRequest(
+            kb=kb, content=content, format=source_format, model=model, filename=filename
+        )
+        return self._call(self.linking.LoadKnowledgeBase, request, wire.kb_in, timeout=timeout)
+
+    def knowledge_bases(self) -> list[KnowledgeBaseInfo]:
+        return self._call(
+            self.linking.ListKnowledgeBases, linking_pb2.ListKnowledgeBasesRequest(),
+            lambda r: [wire.kb_in(info) for info in r.knowledge_bases],
+        )
+
+    def link_entities(
+        self, kb: str, mentions: Sequence[Mention | str | dict], k: int = 10,
+        threshold: float = 0.0, generators: Sequence[str] = (),
+        expand_abbreviations: bool = True, rerank: bool = False,
+    ) -> list[Linked]:
+        request = linking_pb2.LinkEntitiesRequest(
+            kb=kb, mentions=[wire.mention_out(mention_of(m)) for m in mentions], k=k,
+            threshold=threshold, generators=list(generators),
+            no_abbreviation_expansion=not expand_abbreviations, rerank=rerank,
+        )
+        return self._call(self.linking.LinkEntities, request, lambda r: [
+            wire.linked_in(result, r.kb_version) for result in r.results])
 
 
 def embed_request(

@@ -14,6 +14,8 @@ from typing import Any
 from embedsvc.config import Settings
 from embedsvc.encoding.registry import ModelRegistry
 from embedsvc.errors import InvalidArgument
+from embedsvc.linking.concepts import KnowledgeBaseInfo, Linked, Mention, mention_of
+from embedsvc.linking.service import Linking
 from embedsvc.paging import all_pages
 from embedsvc.ports import Encoder, Models
 from embedsvc.services.backup import take_backup
@@ -64,6 +66,7 @@ class Core:
         self.searcher = Searcher(settings, self.collections, self.storage)
         self.embedding = Embedding(settings, self.models)
         self.titles = TitleNormalizer(settings, self.storage, self.collections, self.documents)
+        self.linking = Linking(settings, self.collections, self.documents, self.storage)
 
     def close(self) -> None:
         try:
@@ -193,3 +196,25 @@ class Core:
         threshold: float | None = None,
     ) -> list[Normalized]:
         return self.titles.normalize(catalog, queries, k, cleanup, threshold)
+
+    # -- entity linking ----------------------------------------------------------------
+
+    def load_knowledge_base(
+        self, kb: str, content: str, source_format: str = "", model: str = "",
+        filename: str = "",
+    ) -> KnowledgeBaseInfo:
+        return self.linking.load(kb, content, source_format, model, filename)
+
+    def knowledge_bases(self) -> list[KnowledgeBaseInfo]:
+        return self.linking.knowledge_bases()
+
+    def link_entities(
+        self, kb: str, mentions: Sequence[Mention | str | dict], k: int = 10,
+        threshold: float = 0.0, generators: Sequence[str] = (),
+        expand_abbreviations: bool = True, rerank: bool = False,
+        is_active: Callable[[], bool] | None = None, deadline: float | None = None,
+    ) -> list[Linked]:
+        return self.linking.link(
+            kb, [mention_of(m) for m in mentions], k, threshold, generators,
+            expand_abbreviations, rerank, is_active, deadline,
+        )

