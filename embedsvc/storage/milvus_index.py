@@ -119,8 +119,10 @@ class MilvusVectorIndex:
 
     def search(
         self, info: CollectionInfo, query: np.ndarray, k: int, level: Level = "chunk",
-        conditions: Sequence[Condition] = (),
+        conditions: Sequence[Condition] = (), funnel_dims: int = 0,
     ) -> list[tuple[int, float]]:
+        """``funnel_dims`` is accepted and ignored: the HNSW/IVF index already makes the
+        shortlist, and Milvus re-scores it at full width."""
         where = expression(conditions)
         if where is None:  # an operator not pushed down: filter by the ids SQL finds
             allowed = self.repository.matching_ids(info, conditions, level)
