@@ -7,8 +7,9 @@ fusion variants re-fuse the same dense and lexical candidate lists the searcher 
 
 Sets: Python stdlib code search (gold: the function's lines), Python FAQ, perlfaq, needles
 (gold: the document holding the answer) and the Python library reference pages (query: the
-page's title; gold: the page). Chunk-level modes on document sets rank documents by their first
-chunk in the list. Prints markdown tables, writes bench/results/retrieval_quality.json.
+page's title; gold: the page): a seeded sample the topic mix was tuned on, and the other pages
+of the same sizes held out to check it. Chunk-level modes on document sets rank documents by
+their first chunk in the list. Prints markdown tables, writes bench/results/retrieval_quality.json.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from _metrics import markdown_table, mrr, recall, write_results
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
-from embedsvc.fusion import DocumentMix, Fusion, reciprocal_rank
+from embedsvc.fusion import PASSAGE_MIX, TOPIC_MIX, DocumentMix, Fusion, reciprocal_rank
 from embedsvc.lexical import query_terms
-from embedsvc.services.search import DEFAULT_MODE, LEXICAL_DOCUMENT_POOL, MIN_POOL
+from embedsvc.services.search import DEFAULT_MODE, MIN_POOL
 from embedsvc.types import DocumentInput, Hit
 
 TOP_K = 10
@@ -56,10 +57,13 @@ CODE_FILES, CODE_QUERIES = 60, 400
 LIBRARY_PAGES, LIBRARY_MAX_CHARS = 100, 30_000
 ANSWERS_PER_DOCUMENT = 6
 FUSIONS = [Fusion(k0, w) for k0 in (10.0, 60.0) for w in (0.5, 1.0, 2.0)]
-# The default came from a wider grid (first 0-0.4 x lexical 0.05-0.7) over these sets; these
-# rows show each signal's share (with neither, the mix is the dense row).
-MIXES = [DocumentMix(0.3, 0.0), DocumentMix(0.0, 0.35), DocumentMix(0.2, 0.3),
-         DocumentMix(0.3, 0.35)]
+# Each mix on every query of a set (the default picks one per query by its form). The
+# passage mix came from a grid (first 0-0.4 x lexical 0.05-0.7) on the FAQ sets, the topic mix
+# from a grid (alpha 0.5-1 x first 0-0.5 x lexical 0-0.5 x lexical_first 0-1) on the library
+# pages; these rows show each signal's share (with none, the mix is the dense row).
+MIXES = [DocumentMix(first=0.3, lexical=0.0), DocumentMix(first=0.0, lexical=0.35),
+         PASSAGE_MIX, DocumentMix(alpha=0.5, first=0.0, lexical=0.35),
+         DocumentMix(alpha=0.9, first=0.3, lexical=0.35, lexical_first=0.5), TOPIC_MIX]
 UPSERT_BATCH = 32
 
 
@@ -112,11 +116,15 @@ def document_set(data: LongDocumentSet, cache: EmbeddingCache) -> DevSet:
                   document_level=True, first_window=baseline)
 
 
-def library_set() -> LongDocumentSet:
+def library_set(held_out: bool = False) -> LongDocumentSet:
+    """The seeded sample of library pages (the topic mix was tuned on it), or with
+    ``held_out`` the other pages up to the same size, which checks that tuning."""
     pages = python_library_pages()
     short = [i for i, text in enumerate(pages.documents) if len(text) <= LIBRARY_MAX_CHARS]
-    keep = sorted(random.Random(SEED).sample(short, LIBRARY_PAGES))
-    return LongDocumentSet(pages.name, [pages.documents[i] for i in keep],
+    sample = set(random.Random(SEED).sample(short, LIBRARY_PAGES))
+    keep = [i for i in short if (i in sample) != held_out]
+    name = f"{pages.name}, held out" if held_out else pages.name
+    return LongDocumentSet(name, [pages.documents[i] for i in keep],
                            [pages.queries[i] for i in keep], list(range(len(keep))),
                            [0] * len(keep))
 
@@ -179,11 +187,10 @@ def evaluate(dev: DevSet, core: Core) -> dict[str, dict[str, float]]:
             fused = reciprocal_rank([h.document_id for h in ranked_vector],
                                     [h.document_id for h in ranked_words], fusion)
             record(f"document: hybrid {label(fusion)}", [hits[d] for d, _ in fused], q)
-        scored = {h.document_id: h.score for h in searcher._lexical_documents(
-            info, terms, LEXICAL_DOCUMENT_POOL, [], LEXICAL_DOCUMENT_POOL, evidence=False)}
+        evidence = searcher.lexical_evidence(info, terms, [])
         for mix in MIXES:
-            record(f"document: hybrid score mix first={mix.first:g} lexical={mix.lexical:g}",
-                   searcher._dense_documents(info, vector, TOP_K, [], 0, scored, mix), q)
+            record(f"document: hybrid score mix {mix_label(mix)}",
+                   searcher._dense_documents(info, vector, TOP_K, [], 0, evidence, mix), q)
         order = np.argsort(-dev.first_window[q], kind="stable")[:TOP_K]
         record("first window (256-token truncation)",
                [Hit(dev.documents[i].id, 0.0, None, {}) for i in order], q)
@@ -195,10 +202,16 @@ def label(fusion: Fusion) -> str:
     return f"RRF k0={fusion.k0:g} w_lex={fusion.lexical_weight:g}"
 
 
+def mix_label(mix: DocumentMix) -> str:
+    name = {PASSAGE_MIX: " (passage mix)", TOPIC_MIX: " (topic mix)"}.get(mix, "")
+    return (f"alpha={mix.alpha:g} first={mix.first:g} lexical={mix.lexical:g}"
+            f" lexical_first={mix.lexical_first:g}{name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="code,faq,perl,needles,library",
-                        help="comma-separated subset of code,faq,perl,needles,library")
+    parser.add_argument("--sets", default="code,faq,perl,needles,library,heldout",
+                        help="comma-separated subset of code,faq,perl,needles,library,heldout")
     args = parser.parse_args()
     ensure_doc_packages()
     started = time.monotonic()
@@ -213,6 +226,7 @@ def main() -> None:
             group_answers("perlfaq", perlfaq(), ANSWERS_PER_DOCUMENT), cache),
         "needles": lambda: document_set(with_needles(python), cache),
         "library": lambda: document_set(library_set(), cache),
+        "heldout": lambda: document_set(library_set(held_out=True), cache),
     }
     results = {}
     for key in args.sets.split(","):
