@@ -15,8 +15,8 @@ their first chunk in the list. Prints markdown tables, writes bench/results/retr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,17 +30,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 from _cache import EmbeddingCache
 from _datasets import (
-    SEED,
     LongDocumentSet,
     code_search_set,
     ensure_doc_packages,
     group_answers,
+    library_set,
     perlfaq,
     python_faq,
-    python_library_pages,
     with_needles,
 )
 from _metrics import markdown_table, mrr, recall, write_results
+from _postgres import postgres_database
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
@@ -52,9 +52,6 @@ from embedsvc.types import DocumentInput, Hit
 
 TOP_K = 10
 CODE_FILES, CODE_QUERIES = 60, 400
-# A seeded sample of the pages up to LIBRARY_MAX_CHARS (most of them): the first run's
-# inference stays within minutes on a small CPU.
-LIBRARY_PAGES, LIBRARY_MAX_CHARS = 100, 30_000
 ANSWERS_PER_DOCUMENT = 6
 FUSIONS = [Fusion(k0, w) for k0 in (10.0, 60.0) for w in (0.5, 1.0, 2.0)]
 # Each mix on every query of a set (the default picks one per query by its form). The
@@ -114,19 +111,6 @@ def document_set(data: LongDocumentSet, cache: EmbeddingCache) -> DevSet:
     baseline = cache.embed(data.queries, "queries") @ cache.embed(data.documents, "pages").T
     return DevSet(data.name, documents, data.queries, lambda q, hit: hit.document_id == gold[q],
                   document_level=True, first_window=baseline)
-
-
-def library_set(held_out: bool = False) -> LongDocumentSet:
-    """The seeded sample of library pages (the topic mix was tuned on it), or with
-    ``held_out`` the other pages up to the same size, which checks that tuning."""
-    pages = python_library_pages()
-    short = [i for i, text in enumerate(pages.documents) if len(text) <= LIBRARY_MAX_CHARS]
-    sample = set(random.Random(SEED).sample(short, LIBRARY_PAGES))
-    keep = [i for i in short if (i in sample) != held_out]
-    name = f"{pages.name}, held out" if held_out else pages.name
-    return LongDocumentSet(name, [pages.documents[i] for i in keep],
-                           [pages.queries[i] for i in keep], list(range(len(keep))),
-                           [0] * len(keep))
 
 
 def rank_of(hits: Sequence[Hit], q: int, dev: DevSet) -> int:
@@ -212,6 +196,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default="code,faq,perl,needles,library,heldout",
                         help="comma-separated subset of code,faq,perl,needles,library,heldout")
+    parser.add_argument("--postgres", action="store_true",
+                        help="store each set in a PostgreSQL database of its own (lexical "
+                             "ranking by ts_rank) instead of SQLite (BM25)")
     args = parser.parse_args()
     ensure_doc_packages()
     started = time.monotonic()
@@ -231,8 +218,10 @@ def main() -> None:
     results = {}
     for key in args.sets.split(","):
         dev = makers[key]()
-        with tempfile.TemporaryDirectory() as directory:
-            core = Core(Settings(data_dir=Path(directory)), cached)
+        with contextlib.ExitStack() as stack:
+            directory = stack.enter_context(tempfile.TemporaryDirectory())
+            url = stack.enter_context(postgres_database()) if args.postgres else ""
+            core = Core(Settings(data_dir=Path(directory), database_url=url), cached)
             try:
                 results[dev.name] = {"queries": len(dev.queries),
                                      "documents": len(dev.documents),
@@ -244,14 +233,16 @@ def main() -> None:
     headers = ["method", *(f"{name} MRR@10 / R@1" for name in results)]
     rows = [[method, *(_cell(r["methods"].get(method)) for r in results.values())]
             for method in methods]
-    print(f"\nRetrieval quality, model {encoder.info.name}, top {TOP_K}; sets: "
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\nRetrieval quality, model {encoder.info.name}, {store}, top {TOP_K}; sets: "
           + "; ".join(f"{n} ({r['queries']} queries, {r['documents']} docs)"
                       for n, r in results.items()) + "\n")
     print(markdown_table(headers, rows))
     elapsed = time.monotonic() - started
     print(f"\n{elapsed:.0f} s, {cache.encoded} texts embedded (the rest from bench/.cache)")
-    write_results("retrieval_quality", {"model": encoder.info.name, "sets": results,
-                                        "seconds": elapsed})
+    name = "retrieval_quality_postgres" if args.postgres else "retrieval_quality"
+    write_results(name, {"model": encoder.info.name, "store": store, "sets": results,
+                         "seconds": elapsed})
 
 
 def _cell(metrics: dict[str, float] | None) -> str:
