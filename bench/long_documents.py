@@ -107,14 +107,18 @@ def all_scores(e: Embedded) -> dict[str, np.ndarray]:
     return scores
 
 
-def metrics(scores: np.ndarray, gold: list[int], in_first: np.ndarray) -> dict[str, float]:
+def metrics(scores: np.ndarray, gold: list[int], in_first: np.ndarray
+            ) -> dict[str, float | None]:
+    """The answer-position splits are None where no query falls in them (whole pages)."""
     ranks = gold_ranks(scores, gold)
     return {
         "mrr@10": mrr(ranks, 10),
         "recall@1": recall(ranks, 1),
         "recall@10": recall(ranks, 10),
-        "recall@1 answer in first window": recall(ranks[in_first], 1),
-        "recall@1 answer past first window": recall(ranks[~in_first], 1),
+        "recall@1 answer in first window": recall(ranks[in_first], 1) if in_first.any()
+        else None,
+        "recall@1 answer past first window": recall(ranks[~in_first], 1)
+        if (~in_first).any() else None,
     }
 
 
@@ -139,7 +143,8 @@ def report(result: dict[str, Any]) -> str:
     headers = ["Method", "MRR@10", "R@1", "R@10", "R@1 (answer in window 1)",
                "R@1 (answer later)"]
     default = label(DEFAULT_METHOD)
-    rows = [[f"**{name} (default)**" if name == default else name, *(m[c] for c in columns)]
+    rows = [[f"**{name} (default)**" if name == default else name,
+             *("—" if m[c] is None else m[c] for c in columns)]
             for name, m in result["methods"].items()]
     chunks = result["chunks_per_document"]
     title = (f"### {result['name']}: {result['documents']} documents, {result['queries']} queries,"
