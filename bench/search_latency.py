@@ -1,7 +1,7 @@
 """Search latency over gRPC, query encoding included, at 100k chunks: flat against hnsw and ivf.
 
 A real `embedsvc serve` (SQLite + FAISS, the default model) holds one collection per index
-type with the same 100,000 chunks (20,000 documents of 5 chunks; 384-dim unit vectors around
+type with the same 100,000 chunks (5,000 documents of 20 chunks; 384-dim unit vectors around
 500 real model embeddings of stdlib docstring sentences, written through the prepared-upsert
 path so that SQL holds them too). Queries are other docstring sentences, encoded by the server
 on every search (dense mode, k=10).
@@ -9,8 +9,11 @@ on every search (dense mode, k=10).
 - One client: every query against every collection, interleaved; p50/p99 per index type and
   recall@10 of each ANN index against flat (the same chunks, so the same exact answer).
 - 8 searchers + 1 writer, per collection in turn: 8 threads with a client each search for
-  ``--seconds``; one more thread replaces random documents (5 new chunk vectors each, 10
+  ``--seconds``; one more thread replaces random documents (20 new chunk vectors each, 2
   documents a request) all the while.
+
+Documents hold 20 chunks because the SQL write costs mostly per document: loading stays
+within minutes.
 
 Run: `.venv/bin/python bench/search_latency.py [--chunks N] [--seconds S] [--indexes ...]`.
 """
@@ -30,13 +33,13 @@ from _texts import short_texts, stdlib_docstrings
 from embedsvc.client import Client
 from embedsvc.types import Chunk, DocumentInput, PreparedChunk, PreparedDocument
 
-CHUNKS_PER_DOCUMENT = 5
+CHUNKS_PER_DOCUMENT = 20
 CENTRES = 500
 QUERIES = 300
 SEARCHERS = 8
 K = 10
-WRITE_BATCH = 400  # documents per upsert while loading
-WRITER_BATCH = 10  # documents per upsert of the writer during the concurrent phase
+WRITE_BATCH = 250  # documents per upsert while loading
+WRITER_BATCH = 2  # documents per upsert of the writer during the concurrent phase
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # (higher = better recall, slower).
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_construction: int = Field(80, ge=8)
-    hnsw_ef_search: int = Field(64, ge=1)
+    hnsw_ef_search: int = Field(256, ge=1)
     # IVF: clusters (0 = 4 x sqrt(vectors) when trained), clusters searched per query, and the
     # vectors a collection needs before it is clustered (below that its search stays exact).
     ivf_nlist: int = Field(0, ge=0)

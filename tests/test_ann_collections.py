@@ -29,7 +29,7 @@ def documents(count: int, start: int = 0) -> list[DocumentInput]:
 
 
 @pytest.mark.parametrize(("index", "params", "resolved"), [
-    ("hnsw", {"m": 8}, {"m": 8, "ef_construction": 80, "ef_search": 64}),
+    ("hnsw", {"m": 8}, {"m": 8, "ef_construction": 80, "ef_search": 256}),
     ("ivf", {"nlist": 2, "train_size": 8}, {"nlist": 2, "nprobe": 16, "train_size": 8}),
 ])
 def test_an_ann_collection_searches_filters_deletes_and_reopens(make_core, index, params,
