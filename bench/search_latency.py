@@ -21,6 +21,7 @@ Run: `.venv/bin/python bench/search_latency.py [--chunks N] [--seconds S] [--ind
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from pathlib import Path
@@ -81,6 +82,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (the server's, to cost a search without the
+    machine's other load)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_search(client: Client, name: str, query: str) -> tuple[list[str], float]:
     started = time.perf_counter()
     hits = client.search(name, query, k=K, mode="dense")
@@ -121,18 +129,21 @@ def concurrent(server: BenchServer, name: str, queries: list[str], seconds: floa
 
     threads = [threading.Thread(target=search, args=(slot,)) for slot in range(SEARCHERS)]
     threads.append(threading.Thread(target=write))
+    cpu = cpu_seconds(server.process.pid)
     for thread in threads:
         thread.start()
     stop.wait(seconds)  # the measurement window
     stop.set()
     for thread in threads:
         thread.join()
+    cpu = cpu_seconds(server.process.pid) - cpu
     if errors:
         raise errors[0]
     merged = [value for slot in latencies for value in slot]
     p50, p99 = percentiles(merged)
     return {"searches": len(merged), "p50_ms": p50, "p99_ms": p99,
             "searches_per_s": len(merged) / seconds, "writes": len(writes),
+            "server_cpu_cores": cpu / seconds,
             "write_p50_ms": percentiles(writes)[0] if writes else 0.0}
 
 
@@ -172,11 +183,15 @@ def main() -> None:
 
         latencies = {index: [] for index in args.indexes}
         found = {index: [] for index in args.indexes}
+        cpu = cpu_seconds(server.process.pid)
         for query in queries:
             for index in rng.permutation(args.indexes).tolist():
                 hits, ms = timed_search(client, f"latency-{index}", query)
                 latencies[index].append(ms)
                 found[index].append(set(hits))
+        cpu = cpu_seconds(server.process.pid) - cpu
+        payload["one_client_server_cpu_ms_per_search"] = cpu * 1000 / (QUERIES * len(
+            args.indexes))
         rows = []
         for index in args.indexes:
             p50, p99 = percentiles(latencies[index])
@@ -188,6 +203,8 @@ def main() -> None:
         print(f"\n{args.chunks} chunks, one client, {QUERIES} queries, dense, k={K}, query "
               "encoding included\n")
         print(markdown_table(["index", "p50 ms", "p99 ms", "recall@10 vs flat"], rows))
+        print(f"\nserver CPU per search, all indexes together: "
+              f"{payload['one_client_server_cpu_ms_per_search']:.1f} ms")
 
         rows = []
         for index in args.indexes:
@@ -196,11 +213,13 @@ def main() -> None:
                                     f"latency-{index}").model_fingerprint)
             payload["indexes"][index]["searchers_8_writer_1"] = result
             rows.append([index, f"{result['p50_ms']:.1f}", f"{result['p99_ms']:.1f}",
-                         f"{result['searches_per_s']:.0f}", result["writes"],
+                         f"{result['searches_per_s']:.0f}", f"{result['server_cpu_cores']:.2f}",
+                         result["writes"],
                          f"{result['write_p50_ms']:.0f}"])
         print(f"\n{SEARCHERS} searchers + 1 writer ({WRITER_BATCH} documents of "
               f"{CHUNKS_PER_DOCUMENT} chunks replaced per write), {args.seconds:.0f} s each\n")
-        print(markdown_table(["index", "p50 ms", "p99 ms", "searches/s", "writes",
+        print(markdown_table(["index", "p50 ms", "p99 ms", "searches/s",
+                              "server CPU cores used", "writes",
                               "write p50 ms"], rows))
         print(f"\nserver RSS after loading: {payload['server_rss_mb']:.0f} MB")
     write_results("search_latency", payload)
