@@ -71,6 +71,7 @@ def test_the_default_index_comes_from_the_settings(make_core):
     ("hnsw", {"nprobe": 4}, "index 'hnsw' takes m, ef_construction, ef_search; got nprobe"),
     ("hnsw", {"m": 1}, "index_params m must be an integer between 4 and 256, got 1"),
     ("ivf", {"nprobe": 0}, "index_params nprobe must be an integer between 1"),
+    ("hnsw", {"ef_construction": 10**9}, "ef_construction must be an integer between 8 and 4096"),
 ])
 def test_bad_index_options_say_what_to_fix(make_core, index, params, names):
     core = make_core()

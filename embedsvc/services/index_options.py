@@ -12,7 +12,9 @@ from embedsvc.types import INDEX_PARAMS, INDEX_TYPES, choice
 # The smallest value each parameter takes (ivf nlist 0 = chosen from the size when trained).
 MINIMUMS = {"m": 4, "ef_construction": 8, "ef_search": 1, "nlist": 0, "nprobe": 1,
             "train_size": 1}
-MAXIMUMS = {"m": 256}
+# Beyond these a build or search costs more than any recall gain (or memory a request
+# should never be able to ask for).
+MAXIMUMS = {"m": 256, "ef_construction": 4096, "ef_search": 4096, "nlist": 1 << 20}
 
 
 def index_options(
