@@ -259,13 +259,15 @@ class _Api:
         self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
         max_chunk_tokens: int = 0, profile: ProfileOverrides | None = None,
         chunking: str = "auto", query_prompt: str | None = None,
-        document_prompt: str | None = None,
+        document_prompt: str | None = None, index: str = "",
+        index_params: Mapping[str, int] | None = None,
     ) -> CollectionInfo:
-        """A collection; ``profile`` fixes its layers, tempscale and precision for good."""
+        """A collection; ``profile`` fixes its layers, tempscale and precision for good, and
+        ``index`` (flat, hnsw, ivf; '' = the server's default) how its vectors are searched."""
         request = index_pb2.CreateCollectionRequest(
             name=name, model=model, dimensions=dimensions, metric=convert.METRIC_ENUMS[metric],
             max_chunk_tokens=max_chunk_tokens, profile=convert.overrides_out(profile),
-            chunking=chunking,
+            chunking=chunking, index=index, index_params=dict(index_params or {}),
         )
         if query_prompt is not None:
             request.query_prompt = query_prompt

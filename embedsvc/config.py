@@ -31,6 +31,26 @@ class Settings(BaseSettings):
     vector_backend: str = "faiss"
     # Threads FAISS uses inside one search (and index build); searches run side by side anyway.
     faiss_threads: int = Field(1, ge=1)
+    # FAISS index of a new collection whose request names none: flat (exact), hnsw or ivf.
+    # The parameters below are a new collection's defaults; each collection keeps the values it
+    # was created with (CreateCollection may set its own).
+    faiss_index: str = Field("flat", pattern="^(flat|hnsw|ivf)$")
+    # HNSW: graph links per vector, candidate list while building, and while searching
+    # (higher = better recall, slower).
+    hnsw_m: int = Field(32, ge=4, le=256)
+    hnsw_ef_construction: int = Field(80, ge=8)
+    hnsw_ef_search: int = Field(256, ge=1)
+    # IVF: clusters (0 = 4 x sqrt(vectors) when trained), clusters searched per query, and the
+    # vectors a collection needs before it is clustered (below that its search stays exact).
+    ivf_nlist: int = Field(0, ge=0)
+    ivf_nprobe: int = Field(16, ge=1)
+    ivf_train_size: int = Field(10_000, ge=1)
+    # HNSW cannot delete: deleted vectors stay in the graph, filtered out of results, until
+    # they are this fraction of it; then the graph is rebuilt from the live vectors.
+    hnsw_rebuild_fraction: float = Field(0.25, gt=0, le=1)
+    # A filtered search on an ANN index whose filter keeps fewer than this fraction of the
+    # vectors is exact over the matching ones (a graph walk would find too few of them).
+    ann_exact_fraction: float = Field(0.05, ge=0, le=1)
     # Milvus (vector_backend=milvus): a server or cluster URI such as http://10.0.0.5:19530;
     # empty = Milvus Lite in data_dir/milvus.db, in this process. With a server and PostgreSQL
     # several embedsvc servers share one store (see README, "Scaling out").
@@ -76,6 +96,16 @@ class Settings(BaseSettings):
     otlp_endpoint: str = ""
     # Seconds between database checks; health is NOT_SERVING while the database is down.
     health_interval: float = Field(5.0, gt=0)
+
+    def index_params(self, index: str) -> dict[str, int]:
+        """A new collection's default parameters for FAISS index type ``index``."""
+        return {
+            "flat": {},
+            "hnsw": {"m": self.hnsw_m, "ef_construction": self.hnsw_ef_construction,
+                     "ef_search": self.hnsw_ef_search},
+            "ivf": {"nlist": self.ivf_nlist, "nprobe": self.ivf_nprobe,
+                    "train_size": self.ivf_train_size},
+        }[index]
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'embedsvc.db').resolve()}"

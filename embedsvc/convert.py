@@ -245,6 +245,7 @@ def collection_out(info: CollectionInfo) -> index_pb2.Collection:
         max_chunk_tokens=info.max_chunk_tokens, document_count=info.document_count,
         chunk_count=info.chunk_count, profile=profile_out(info.profile), chunking=info.chunking,
         query_prompt=info.query_prompt, document_prompt=info.document_prompt,
+        index=info.index, index_params=dict(info.index_params),
     )
 
 
@@ -254,7 +255,8 @@ def collection_in(message: index_pb2.Collection) -> CollectionInfo:
         dimensions=message.dimensions, metric=METRIC_NAMES.get(message.metric, "cosine"),
         max_chunk_tokens=message.max_chunk_tokens, profile=profile_in(message.profile),
         chunking=message.chunking or "auto", query_prompt=message.query_prompt,
-        document_prompt=message.document_prompt, document_count=message.document_count,
+        document_prompt=message.document_prompt, index=message.index or "flat",
+        index_params=dict(message.index_params), document_count=message.document_count,
         chunk_count=message.chunk_count,
     )
 

@@ -61,7 +61,7 @@ class Core:
             self.models.close()
             raise
         self.locks = CollectionLocks(self.storage.collection_lock)
-        self.collections = Collections(self.models, self.storage, self.locks)
+        self.collections = Collections(settings, self.models, self.storage, self.locks)
         self.documents = Documents(settings, self.collections, self.storage, self.locks)
         self.searcher = Searcher(settings, self.collections, self.storage)
         self.embedding = Embedding(settings, self.models)

@@ -36,6 +36,15 @@ PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 # always prose (text), always code (code), or the whole document as one chunk (none).
 ChunkingPolicy = Literal["auto", "text", "code", "none"]
 CHUNKING_POLICIES: tuple[ChunkingPolicy, ...] = get_args(ChunkingPolicy)
+# How a collection's vectors are searched: exact, or approximately by a graph or by clusters.
+IndexType = Literal["flat", "hnsw", "ivf"]
+INDEX_TYPES: tuple[IndexType, ...] = get_args(IndexType)
+# The parameters each index type takes (see Settings for their meaning and defaults).
+INDEX_PARAMS: dict[str, tuple[str, ...]] = {
+    "flat": (),
+    "hnsw": ("m", "ef_construction", "ef_search"),
+    "ivf": ("nlist", "nprobe", "train_size"),
+}
 MAX_TEMPSCALE = 2.0
 ProfileOverrides = Mapping[str, Any]
 
@@ -337,6 +346,8 @@ class CollectionInfo:
     chunking: str = "auto"
     query_prompt: str = ""
     document_prompt: str = ""
+    index: str = "flat"
+    index_params: Mapping[str, int] = field(default_factory=dict)
     document_count: int = 0
     chunk_count: int = 0
     id: int = 0

@@ -63,7 +63,8 @@ def _collection_dict(info: CollectionInfo) -> dict[str, Any]:
     return {
         "name": info.name, "model": info.model, "dimensions": info.dimensions,
         "metric": info.metric, "max_chunk_tokens": info.max_chunk_tokens,
-        "chunking": info.chunking, "documents": info.document_count, "chunks": info.chunk_count,
+        "chunking": info.chunking, "index": info.index, "index_params": dict(info.index_params),
+        "documents": info.document_count, "chunks": info.chunk_count,
     }
 
 
@@ -75,6 +76,18 @@ def _hit_dict(hit: Hit) -> dict[str, Any]:
         "start_char": chunk.start_char, "end_char": chunk.end_char,
         "symbol": chunk.symbol, "text": chunk.text, "metadata": hit.metadata,
     }
+
+
+def _index_params(pairs: list[str]) -> dict[str, int]:
+    params = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            params[name.strip()] = int(value)
+        except ValueError:
+            raise typer.BadParameter(f"{pair!r} is not NAME=INTEGER",
+                                     param_hint="--index-param") from None
+    return params
 
 
 def _fail(message: str) -> NoReturn:
@@ -128,6 +141,13 @@ def index(
     prune: Annotated[bool, typer.Option(help="Delete documents whose file disappeared")] = True,
     dims: Annotated[int, typer.Option(help="Dimensions of a new collection (0 = all)")] = 0,
     max_chunk_tokens: Annotated[int, typer.Option(help="Chunk budget of a new collection")] = 0,
+    index_type: Annotated[str, typer.Option(
+        "--index", help="Vector index of a new collection: flat (exact), hnsw or ivf "
+        "(default: the server's, EMBEDSVC_FAISS_INDEX)",
+    )] = "",
+    index_param: Annotated[list[str], typer.Option(
+        help="A parameter of that index as NAME=INTEGER, e.g. m=32 or nprobe=16 (repeatable)",
+    )] = [],  # noqa: B006
     base: Annotated[Path | None, typer.Option(
         help="Ids are paths relative to this (default: the current directory if it holds every "
         "path, else the path itself)", exists=True, file_okay=False,
@@ -147,7 +167,8 @@ def index(
         raise typer.BadParameter(str(error), param_hint="--base") from None
     options = IndexOptions(
         include=include, exclude=exclude, max_bytes=max_bytes, prune=prune,
-        collection_options={"dimensions": dims, "max_chunk_tokens": max_chunk_tokens},
+        collection_options={"dimensions": dims, "max_chunk_tokens": max_chunk_tokens,
+                            "index": index_type, "index_params": _index_params(index_param)},
         skip_dirs=[] if server else [data_dir], base=base,
     )
     with (_backend(data_dir, server, api_key, create=True, retry_for=retry_for) as backend,

@@ -150,6 +150,10 @@ REQUESTS: dict[str, tuple[type, str, st.SearchStrategy]] = {
         max_chunk_tokens=mostly(st.sampled_from([0, 32, 64]), small), profile=profiles(),
         chunking=st.sampled_from(["", "auto", "text", "code", "none", "bogus"]),
         query_prompt=mostly(st.just(""), texts), document_prompt=mostly(st.just(""), texts),
+        index=st.sampled_from(["", "flat", "hnsw", "ivf", "bogus"]),
+        index_params=st.dictionaries(st.sampled_from(
+            ["m", "ef_construction", "ef_search", "nlist", "nprobe", "train_size", "x"]),
+            small, max_size=3),
     )),
     "GetCollection": (index_pb2_grpc.IndexServiceStub, "GetCollection",
                       st.builds(index_pb2.GetCollectionRequest, name=names)),

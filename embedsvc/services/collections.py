@@ -6,13 +6,15 @@ import contextlib
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
 from embedsvc.faults import fault_point
 from embedsvc.paging import after_id, page_of, page_size
 from embedsvc.ports import Encoder, Models
+from embedsvc.services.index_options import index_options
 from embedsvc.storage import CollectionLock, Storage
 from embedsvc.storage.shared_lock import unshared
 from embedsvc.types import (
@@ -70,7 +72,10 @@ def prompt_tokens(encoder: Encoder, prompt: str) -> int:
 
 
 class Collections:
-    def __init__(self, models: Models, storage: Storage, locks: CollectionLocks) -> None:
+    def __init__(
+        self, settings: Settings, models: Models, storage: Storage, locks: CollectionLocks
+    ) -> None:
+        self.settings = settings
         self.models = models
         self.storage = storage
         self.locks = locks
@@ -79,11 +84,13 @@ class Collections:
         self, name: str, model: str = "", dimensions: int = 0, metric: str = "cosine",
         max_chunk_tokens: int = 0, profile: ProfileOverrides | None = None,
         chunking: str = "auto", query_prompt: str | None = None,
-        document_prompt: str | None = None,
+        document_prompt: str | None = None, index: str = "",
+        index_params: Mapping[str, int] | None = None,
     ) -> CollectionInfo:
         """A collection whose chunks are embedded by ``model`` ('' = the default) with its
         default profile plus ``profile`` overrides (``dimensions`` sets the width). Prompts
-        default to the model's own (sentence-transformers config), "" means none."""
+        default to the model's own (sentence-transformers config), "" means none. ``index``
+        ('' = the settings' default) and ``index_params`` choose how its vectors are searched."""
         if not COLLECTION_NAME.fullmatch(name):
             raise InvalidArgument(
                 f"collection name {name!r} is invalid: use 1-128 letters, digits, '_', '-', '.', "
@@ -91,6 +98,7 @@ class Collections:
             )
         choice("metric", metric, METRICS)
         choice("chunking", chunking, CHUNKING_POLICIES)
+        index, resolved_params = index_options(self.settings, index, index_params)
         encoder = self.models.get(model)
         info = encoder.info
         if not 0 <= dimensions <= info.dimensions:
@@ -122,6 +130,7 @@ class Collections:
             dimensions=chosen.dimensions, metric=metric,
             max_chunk_tokens=budget, profile=chosen, chunking=chunking,
             query_prompt=query_prompt, document_prompt=document_prompt,
+            index=index, index_params=resolved_params,
         ))
         with self.locks(created):
             self.storage.vectors.sync(created)

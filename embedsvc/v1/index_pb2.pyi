@@ -18,7 +18,14 @@ METRIC_COSINE: Metric
 METRIC_L2: Metric
 
 class Collection(_message.Message):
-    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count", "profile", "chunking", "query_prompt", "document_prompt")
+    __slots__ = ("name", "model", "model_fingerprint", "dimensions", "metric", "max_chunk_tokens", "document_count", "chunk_count", "profile", "chunking", "query_prompt", "document_prompt", "index", "index_params")
+    class IndexParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +38,8 @@ class Collection(_message.Message):
     CHUNKING_FIELD_NUMBER: _ClassVar[int]
     QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     model_fingerprint: str
@@ -43,10 +52,19 @@ class Collection(_message.Message):
     chunking: str
     query_prompt: str
     document_prompt: str
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
+    index: str
+    index_params: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., model_fingerprint: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., document_count: _Optional[int] = ..., chunk_count: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ..., index: _Optional[str] = ..., index_params: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens", "profile", "chunking", "query_prompt", "document_prompt")
+    __slots__ = ("name", "model", "dimensions", "metric", "max_chunk_tokens", "profile", "chunking", "query_prompt", "document_prompt", "index", "index_params")
+    class IndexParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +74,8 @@ class CreateCollectionRequest(_message.Message):
     CHUNKING_FIELD_NUMBER: _ClassVar[int]
     QUERY_PROMPT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimensions: int
@@ -65,7 +85,9 @@ class CreateCollectionRequest(_message.Message):
     chunking: str
     query_prompt: str
     document_prompt: str
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ...) -> None: ...
+    index: str
+    index_params: _containers.ScalarMap[str, int]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimensions: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., max_chunk_tokens: _Optional[int] = ..., profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., chunking: _Optional[str] = ..., query_prompt: _Optional[str] = ..., document_prompt: _Optional[str] = ..., index: _Optional[str] = ..., index_params: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetCollectionRequest(_message.Message):
     __slots__ = ("name",)

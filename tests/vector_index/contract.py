@@ -57,7 +57,12 @@ def prepared(doc_id: str, vectors: list[np.ndarray], metadata: dict | None = Non
 
 
 class VectorIndexContract:
-    """Subclasses implement `make_index(settings, repository)`."""
+    """Subclasses implement `make_index(settings, repository)`; ``index`` and
+    ``index_params`` are the collections' (a backend with several index types runs the
+    contract once per type)."""
+
+    index = "flat"
+    index_params: dict[str, int] = {}
 
     def make_index(self, settings: Settings, repository: Repository) -> VectorIndex:
         raise NotImplementedError
@@ -91,7 +96,8 @@ class VectorIndexContract:
         info = repository.create_collection(CollectionInfo(
             name=name, model="test", model_fingerprint="0" * 32, dimensions=DIMENSIONS,
             metric=metric, max_chunk_tokens=64,
-            profile=EncoderProfile(layers=1, dimensions=DIMENSIONS),
+            profile=EncoderProfile(layers=1, dimensions=DIMENSIONS), index=self.index,
+            index_params=self.index_params,
         ))
         index.sync(info)
         return info

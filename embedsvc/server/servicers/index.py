@@ -27,6 +27,7 @@ class IndexServicer(index_pb2_grpc.IndexServiceServicer):
             document_prompt=(
                 request.document_prompt if request.HasField("document_prompt") else None
             ),
+            index=request.index, index_params=dict(request.index_params),
         )
         return convert.collection_out(info)
 

@@ -159,6 +159,7 @@ class SqlRepository:
             max_chunk_tokens=info.max_chunk_tokens, generation=0,
             profile=info.profile.to_dict(), chunking=info.chunking,
             query_prompt=info.query_prompt, document_prompt=info.document_prompt,
+            index_type=info.index, index_params=dict(info.index_params),
         )
         try:
             with self._writing() as session:
@@ -622,6 +623,7 @@ def _info(row: CollectionRow, documents: int = 0, chunks: int = 0) -> Collection
         name=row.name, model=row.model, model_fingerprint=row.model_fingerprint,
         dimensions=row.dimensions, metric=row.metric, max_chunk_tokens=row.max_chunk_tokens,
         profile=profile, chunking=row.chunking or "auto", query_prompt=row.query_prompt or "",
-        document_prompt=row.document_prompt or "", document_count=documents or 0,
+        document_prompt=row.document_prompt or "", index=row.index_type or "flat",
+        index_params=dict(row.index_params or {}), document_count=documents or 0,
         chunk_count=chunks or 0, id=row.id,
     )

@@ -67,6 +67,9 @@ class CollectionRow(Base):
     # Prefixes the model expects before queries and before documents (e5/bge-style models).
     query_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
     document_prompt: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # flat | hnsw | ivf and its parameters (types.INDEX_PARAMS), fixed at creation.
+    index_type: Mapped[str] = mapped_column(String(16), default="flat", server_default="flat")
+    index_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Bumped by every committed write; the saved FAISS index records the one it reflects.
     generation: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
