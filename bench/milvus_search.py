@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +72,10 @@ def documents(vectors: np.ndarray) -> list[PreparedDocument]:
     return prepared
 
 
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def timed_search(index, info, query, conditions) -> tuple[list[int], float]:
     start = time.perf_counter()
     hits = index.search(info, query, K, "chunk", conditions)
@@ -103,13 +108,20 @@ def main() -> None:
         for index in writers.values():
             index.sync(info)
         write_seconds = dict.fromkeys(writers, 0.0)
+        sql_seconds = 0.0
         prepared = documents(vectors)
         for start in range(0, len(prepared), WRITE_BATCH):
+            began = time.perf_counter()
             _, changes = repository.write_documents(info, prepared[start:start + WRITE_BATCH])
+            sql_seconds += time.perf_counter() - began
+            if start % (20 * WRITE_BATCH) == 0:
+                log(f"written {start + WRITE_BATCH} of {len(prepared)} documents")
             for name, index in writers.items():
                 began = time.perf_counter()
                 index.apply(info, changes)
                 write_seconds[name] += time.perf_counter() - began
+        log(f"all written: SQL {sql_seconds:.0f} s, "
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in write_seconds.items()))
         flush_seconds = {}
         for name, index in writers.items():  # what the server's flush loop does every 30 s
             began = time.perf_counter()
@@ -129,6 +141,7 @@ def main() -> None:
         rows, payload = [], {"chunks": len(ids), "queries": QUERIES, "k": K, "backends": {}}
         for label, filtered, count in (("none", False, QUERIES),
                                        ("shard = 1 of 10", True, FILTERED_QUERIES)):
+            log(f"searching, filter {label}: {count} queries on each backend")
             latencies = {name: [] for name in backends}
             recalls = {name: [] for name in backends}
             returned = {name: [] for name in backends}
@@ -156,6 +169,7 @@ def main() -> None:
                     "recall_at_10": float(np.mean(recalls[name])),
                     "min_hits_returned": min(returned[name]),
                 }
+        payload["sql_write_seconds"] = sql_seconds
         payload["writes"] = {name: {"apply_seconds": write_seconds[name], "flush_seconds":
                                     flush_seconds[name], "first_query_ms": first_query[name]
                                     * 1000} for name in writers}
@@ -166,6 +180,7 @@ def main() -> None:
     print(f"\n{len(ids)} chunks, k={K}; latency per search call, interleaved\n")
     print(markdown_table(["backend", "filter", "queries", "median ms", "p95 ms",
                           "recall@10 vs exact", "fewest hits"], rows))
+    print(f"\nSQL (SQLite) writes of all documents: {sql_seconds:.1f} s")
     print("\n" + markdown_table(
         ["backend", "seconds to apply all writes", "flush s", "first search ms"],
         [[name, f"{write_seconds[name]:.1f}", f"{flush_seconds[name]:.1f}",
