@@ -161,7 +161,7 @@ def test_a_killed_ray_run_resumes_to_a_consistent_store(tmp_path: Path, ray_addr
     files = small_email_repo(repo)
     process = subprocess.Popen(  # paused after its first commit reached SQL, not the index
         [INDEXER, "index", str(repo), "-c", "code", "--data-dir", str(data), "--json",
-         "--ray", ray_address],
+         "--ray", ray_address, "--ray-actors", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "EMBEDSVC_FAULT_PAUSE": "upsert.committed@1",
              "EMBEDSVC_FAULT_FILE": str(marker)},
@@ -172,7 +172,7 @@ def test_a_killed_ray_run_resumes_to_a_consistent_store(tmp_path: Path, ray_addr
         process.send_signal(signal.SIGKILL)
         process.wait()
 
-    resumed = index(repo, "--data-dir", str(data), "--ray", ray_address)
+    resumed = index(repo, "--data-dir", str(data), "--ray", ray_address, "--ray-actors", "1")
     assert resumed["files"]["unchanged"] == 8, "the batch committed before the kill is kept"
     assert resumed["files"]["new"] == len(files) - 8
     chunks = stored_chunks(data)  # also checks the vector index holds every stored chunk
