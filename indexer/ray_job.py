@@ -137,6 +137,8 @@ class _Workload:
     seconds: dict[str, float]
     commit_seconds: float = 0.0
     start_seconds: float = 0.0
+    first_result_seconds: float = 0.0  # from the pipeline's start: actors started, models loaded
+    shutdown_seconds: float = 0.0
 
     def as_json(self, address: str, actors: int) -> dict[str, Any]:
         per_actor = [
@@ -148,7 +150,9 @@ class _Workload:
         ]
         return {"ray": address, "actors": actors, "per_actor": per_actor,
                 "start_seconds": round(self.start_seconds, 3),
-                "commit_seconds": round(self.commit_seconds, 3)}
+                "first_result_seconds": round(self.first_result_seconds, 3),
+                "commit_seconds": round(self.commit_seconds, 3),
+                "shutdown_seconds": round(self.shutdown_seconds, 3)}
 
 
 class RayWriter:
@@ -194,6 +198,8 @@ class RayWriter:
                 done += len(batch)
                 if progress:
                     progress(done, len(pending), summary.tokens)
+            closing = time.perf_counter()
+        work.shutdown_seconds = time.perf_counter() - closing
         summary.workers = work.as_json(self.address, self.actors)
 
     def _prepared_rows(
@@ -220,7 +226,10 @@ class RayWriter:
         )
         waiting: dict[int, dict[str, Any]] = {}
         expected = 0
+        started = time.perf_counter()
         for row in dataset.iter_rows():
+            if not work.first_result_seconds:
+                work.first_result_seconds = time.perf_counter() - started
             if row["fatal"]:
                 raise FailedPrecondition(str(row["error"]))
             worker = str(row["worker"])
