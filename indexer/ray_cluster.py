@@ -73,8 +73,3 @@ def ray_session(address: str, cpus: int = 0) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
-
-
-def address_of(ray: Any) -> str:
-    """The GCS address of the running instance (what another driver connects to)."""
-    return str(ray.get_runtime_context().gcs_address)

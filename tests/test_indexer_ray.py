@@ -6,6 +6,7 @@ cluster's head would."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -42,10 +43,10 @@ QUERIES = ["area of a circle", "json decoding errors", "geometry library", "vert
 
 @pytest.fixture(scope="module")
 def ray_address() -> Iterator[str]:
-    from indexer.ray_cluster import address_of, ray_session
+    from indexer.ray_cluster import ray_session
 
     with ray_session("local", cpus=4) as ray:
-        yield address_of(ray)
+        yield ray.get_runtime_context().gcs_address  # what another driver connects to
 
 
 def index(repo: Path, *where: str) -> dict:
@@ -179,6 +180,28 @@ def test_a_killed_ray_run_resumes_to_a_consistent_store(tmp_path: Path, ray_addr
     assert {doc_id for doc_id, _ in chunks} == {path.name for path in files}
     again = index(repo, "--data-dir", str(data), "--ray", ray_address)
     assert again["files"]["unchanged"] == len(files) and again["chunks"]["embedded"] == 0
+
+
+def test_an_actor_reports_a_model_mismatch_once_and_a_bad_file_alone(make_core, encoder):
+    from embedsvc import convert
+    from embedsvc.types import DocumentInput
+    from embedsvc.v1 import index_pb2
+    from indexer.ray_job import EncoderActor
+
+    info = make_core().create_collection("code")
+    good, bad = DocumentInput("a.py", SHAPES, "python"), DocumentInput("b.py", "x\x00y")
+    unit = {"index": np.array([[0, 1]]), "stored": np.array([[[], []]], dtype=object),
+            "document": np.array([[convert.document_out(d).SerializeToString()
+                                   for d in (good, bad)]], dtype=object)}
+    rows = EncoderActor(info)(unit)
+    assert list(rows["index"]) == [0, 1] and not rows["fatal"].any()
+    assert "NUL" in rows["error"][1] and rows["prepared"][1] == b""
+    sent = convert.prepared_in(index_pb2.PreparedDocument.FromString(rows["prepared"][0]))
+    assert rows["embedded"][0] == len(sent.chunks) > 1
+
+    other = EncoderActor(dataclasses.replace(info, model_fingerprint="f" * 32))(unit)
+    assert other["fatal"].all() and "fingerprint" in other["error"][0]
+    assert other["error"][0] == other["error"][1]
 
 
 def test_without_ray_the_flag_says_what_to_install(tmp_path: Path):
