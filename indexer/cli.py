@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -91,7 +92,7 @@ def _index_params(pairs: list[str]) -> dict[str, int]:
 
 
 def _fail(message: str) -> NoReturn:
-    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -155,12 +156,31 @@ def index(
     retry_for: Annotated[float, typer.Option(
         min=0, help="Seconds to keep retrying a server that is restarting or busy",
     )] = 120.0,
+    ray: Annotated[str | None, typer.Option(
+        metavar="[ADDRESS]",
+        help="Chunk and embed on Ray encoder actors; commit here. Alone (or 'local'): a new "
+        "local Ray instance on 127.0.0.1 only; ADDRESS: that Ray cluster, e.g. 10.0.0.5:6379",
+    )] = None,
+    ray_actors: Annotated[int, typer.Option(min=1, help="Encoder actors with --ray")] = 2,
+    ray_actor_cpus: Annotated[float, typer.Option(
+        min=0.01, help="Logical CPUs Ray reserves for each encoder actor",
+    )] = 1.0,
     as_json: Json = False,
 ) -> None:
     """Index PATHS incrementally: only new or changed files are chunked and embedded, and
     documents whose file is gone from PATHS are deleted. Exit 0: all indexed; 1: some files
     failed (the others are indexed); 2: the run could not be done."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    writer = None
+    if ray is not None:
+        from indexer.ray_cluster import require_ray
+        from indexer.ray_job import RayWriter
+
+        try:
+            require_ray()
+        except EmbedsvcError as error:
+            _fail(str(error))
+        writer = RayWriter(ray, ray_actors, ray_actor_cpus)
     try:
         root_prefixes(paths, base)
     except ValueError as error:
@@ -180,7 +200,7 @@ def index(
             elapsed = max(time.monotonic() - started, 1e-6)
             bar.update(task, completed=done, total=total, rate=f"{tokens / elapsed:,.0f} tok/s")
 
-        summary = run_index(backend, paths, collection, options, report)
+        summary = run_index(backend, paths, collection, options, report, writer)
     if as_json:
         _emit(summary.as_json())
     else:
@@ -314,4 +334,16 @@ def collections(
 
 
 def main() -> None:
-    app()
+    app(args=ray_flag(sys.argv[1:]))
+
+
+def ray_flag(args: list[str]) -> list[str]:
+    """`--ray` with no value (last, or before another option) means `--ray local`: typer has
+    no options whose value may be left out."""
+    fixed = []
+    for position, arg in enumerate(args):
+        fixed.append(arg)
+        following = args[position + 1] if position + 1 < len(args) else "-"
+        if arg == "--ray" and following.startswith("-"):
+            fixed.append("local")
+    return fixed

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from embedsvc.errors import AlreadyExists, EmbedsvcError, InvalidArgument, NotFound
 from embedsvc.ports import EmbedsvcApi
-from embedsvc.types import DocumentInput
+from embedsvc.types import DocumentInput, PreparedDocument, UpsertResult
 from indexer.walk import Skipped, SourceFile, Unreadable, root_prefixes, walk
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,10 @@ class Summary:
     seconds: float = 0.0
     problems: list[dict[str, str]] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)  # ids deleted because their file is gone
+    workers: dict[str, Any] = field(default_factory=dict)  # how a distributed prepare went
 
     def as_json(self) -> dict[str, Any]:
+        extra = {"workers": self.workers} if self.workers else {}
         return {
             "files": {"seen": self.seen, "new": self.new, "changed": self.changed,
                       "unchanged": self.unchanged, "deleted": self.deleted,
@@ -51,6 +53,7 @@ class Summary:
             "seconds": round(self.seconds, 3),
             "problems": self.problems,
             "pruned": self.pruned,
+            **extra,
         }
 
 
@@ -66,12 +69,19 @@ class IndexOptions:
 
 
 Progress = Callable[[int, int, int], None]  # (documents done, documents to do, tokens so far)
+Pending = tuple[DocumentInput, bool]  # a new or changed document, and whether it is new
+# Writes the pending documents into the collection, recording each outcome in the summary.
+Writer = Callable[[EmbedsvcApi, str, list[Pending], Summary, Progress | None], None]
+Item = TypeVar("Item", DocumentInput, PreparedDocument)
+T = TypeVar("T")
 
 
 def run_index(
     backend: EmbedsvcApi, roots: Sequence[Path], collection: str, options: IndexOptions,
-    progress: Progress | None = None,
+    progress: Progress | None = None, writer: Writer | None = None,
 ) -> Summary:
+    """Index ``roots``: ``writer`` (by default `write_batches`, the server embeds) writes
+    what is new or changed, in walk order; then files that are gone are pruned."""
     started = time.monotonic()
     summary = Summary()
     ensure_collection(backend, collection, options.collection_options)
@@ -82,7 +92,7 @@ def run_index(
             (doc.id, doc.content_hash) for doc in backend.document_summaries(collection, prefix)
         )
 
-    pending: list[tuple[DocumentInput, bool]] = []
+    pending: list[Pending] = []
     present: set[str] = set()
     files = walk(roots, options.include, options.exclude, options.max_bytes, options.skip_dirs,
                  options.base)
@@ -94,7 +104,7 @@ def run_index(
             continue
         summary.seen += 1
         if isinstance(item, Unreadable):
-            _fail(summary, item.doc_id, item.error)
+            fail(summary, item.doc_id, item.error)
             continue
         document = _document(item)
         known = stored.get(item.doc_id)
@@ -103,14 +113,7 @@ def run_index(
         else:
             pending.append((document, known is None))
 
-    done = 0
-    if progress:
-        progress(done, len(pending), 0)
-    for batch in _batches(pending):
-        _upsert(backend, collection, batch, summary)
-        done += len(batch)
-        if progress:
-            progress(done, len(pending), summary.tokens)
+    (writer or write_batches)(backend, collection, pending, summary, progress)
 
     if options.prune:
         gone = [doc_id for doc_id in stored if doc_id not in present]
@@ -137,41 +140,66 @@ def ensure_collection(backend: EmbedsvcApi, name: str, options: dict[str, Any]) 
     return True
 
 
+def write_batches(
+    backend: EmbedsvcApi, collection: str, pending: list[Pending], summary: Summary,
+    progress: Progress | None,
+) -> None:
+    """Upsert the documents in batches: the backend chunks and embeds them."""
+    done = 0
+    if progress:
+        progress(done, len(pending), 0)
+    for batch in batches(pending, lambda item: len(item[0].text)):
+        commit_batch(lambda documents: backend.upsert(collection, documents), batch, summary)
+        done += len(batch)
+        if progress:
+            progress(done, len(pending), summary.tokens)
+
+
 def _document(source: SourceFile) -> DocumentInput:
     return DocumentInput(source.doc_id, source.text, source.language, source.metadata)
 
 
-def _batches(pending: list[tuple[DocumentInput, bool]]) -> list[list[tuple[DocumentInput, bool]]]:
-    """Requests of a bounded number of documents and characters."""
-    batches, current, size = [], [], 0
-    for item in pending:
-        if current and (len(current) >= BATCH_DOCUMENTS or size + len(item[0].text) > BATCH_CHARS):
-            batches.append(current)
+def _plain(item: DocumentInput | PreparedDocument) -> DocumentInput:
+    return item if isinstance(item, DocumentInput) else item.document
+
+
+def batches(
+    items: Iterable[T], chars_of: Callable[[T], int], documents: int = BATCH_DOCUMENTS,
+    chars: int = BATCH_CHARS,
+) -> Iterator[list[T]]:
+    """Consecutive items in groups of at most ``documents`` items and ``chars`` characters
+    (a larger item goes alone), in order."""
+    current: list[T] = []
+    size = 0
+    for item in items:
+        length = chars_of(item)
+        if current and (len(current) >= documents or size + length > chars):
+            yield current
             current, size = [], 0
         current.append(item)
-        size += len(item[0].text)
+        size += length
     if current:
-        batches.append(current)
-    return batches
+        yield current
 
 
-def _upsert(
-    backend: EmbedsvcApi, collection: str, batch: list[tuple[DocumentInput, bool]], summary: Summary
+def commit_batch(
+    send: Callable[[list[Item]], list[UpsertResult]], batch: list[tuple[Item, bool]],
+    summary: Summary,
 ) -> None:
-    """Upsert a batch; if it is refused as invalid, retry one by one so one bad file fails
+    """Send a batch; if it is refused as invalid, retry one by one so one bad file fails
     alone. Retryable refusals were retried by the backend; any other refusal fails the batch."""
     try:
-        results = backend.upsert(collection, [document for document, _ in batch])
+        results = send([item for item, _ in batch])
     except InvalidArgument as error:
         if len(batch) == 1:
-            _fail(summary, batch[0][0].id, str(error))
+            fail(summary, _plain(batch[0][0]).id, str(error))
             return
         for item in batch:
-            _upsert(backend, collection, [item], summary)
+            commit_batch(send, [item], summary)
         return
     except EmbedsvcError as error:
-        for document, _ in batch:
-            _fail(summary, document.id, str(error))
+        for item, _ in batch:
+            fail(summary, _plain(item).id, str(error))
         return
     for (_, is_new), result in zip(batch, results, strict=True):
         if is_new:
@@ -184,7 +212,7 @@ def _upsert(
         summary.tokens += result.tokens_embedded
 
 
-def _fail(summary: Summary, doc_id: str, message: str) -> None:
+def fail(summary: Summary, doc_id: str, message: str) -> None:
     summary.failed += 1
     summary.problems.append({"path": doc_id, "error": message})
     log.warning("%s: %s", doc_id, message)

@@ -140,3 +140,30 @@ def test_postgresql_backups_hold_the_index_and_say_how_to_dump_sql(make_core, tm
     with pytest.raises(FailedPrecondition, match="not empty"):
         core.backup(tmp_path / "backup")
 
+
+
+def test_a_milvus_backup_says_it_holds_no_vectors_and_its_restore_rebuilds_them(
+    tmp_path: Path, encoder
+):
+    pytest.importorskip("milvus_lite")
+
+    def milvus_core(data: Path) -> Core:
+        return Core(Settings(data_dir=data, vector_backend="milvus"), encoder)
+
+    core = milvus_core(tmp_path / "data")
+    try:
+        core.create_collection("kb")
+        raw = document(7)
+        core.upsert("kb", [DocumentInput(raw["id"], raw["text"], "", raw["metadata"])])
+        backup = core.backup(tmp_path / "backup")
+    finally:
+        core.close()
+    assert "not in this backup" in backup.note and "rebuilds" in backup.note
+    assert not (tmp_path / "backup" / "indexes").exists()
+    restore(tmp_path / "backup", tmp_path / "restored")
+    restored = milvus_core(tmp_path / "restored")
+    try:
+        hits = restored.search("kb", "word7x3", k=1, mode="dense")
+        assert [hit.document_id for hit in hits] == ["doc-007"]
+    finally:
+        restored.close()

@@ -16,7 +16,7 @@ from embedsvc import faults
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.errors import FailedPrecondition, InvalidArgument, NotFound
-from embedsvc.services.documents import prepare
+from embedsvc.services.documents import prepare, prepare_for_commit
 from embedsvc.storage.sql.schema import ChunkRow
 from embedsvc.types import DocumentInput, PreparedChunk, PreparedDocument
 
@@ -119,6 +119,33 @@ def test_precomputed_vectors_round_trip_and_are_checked(make_core, encoder):
     ]:
         with pytest.raises(InvalidArgument, match=message):
             core.upsert_prepared("docs", [broken], info.model_fingerprint)
+
+
+def test_a_worker_without_the_store_reuses_stored_chunks_by_sending_no_vector(make_core, encoder):
+    core = make_core()
+    info = core.create_collection("docs", max_chunk_tokens=32)
+    core.upsert("docs", [DocumentInput("long", LONG)])
+    before = core.get_document("docs", "long")
+    edited = DocumentInput("long", LONG.replace("day 39 in", "day 39 near"))
+    stored = [{chunk.content_hash for chunk in before.chunks}]
+    sent = prepare_for_commit(info, encoder, [edited], stored)[0]
+    empty = [item.vector.size == 0 for item in sent.chunks]
+    assert empty.count(False) == 1, "only the edited chunk is embedded"
+    result = core.upsert_prepared("docs", [sent], info.model_fingerprint)[0]
+    assert (result.embedded, result.reused) == (1, len(sent.chunks) - 1)
+    after = core.get_document("docs", "long")
+    assert [c.id for c in after.chunks][:-1] == [c.id for c in before.chunks][:-1]
+    # The document vector is the one a plain upsert computes from the same chunk vectors.
+    plain = prepare(info, encoder, [edited])[0]
+    ids = core.storage.repository.document_row_ids(info, ["long"])
+    _, vectors = next(core.storage.repository.vectors(info, "document", np.array(sorted(ids))))
+    assert np.allclose(vectors[0], plain.vector, atol=1e-3)
+
+    fresh = DocumentInput("other", "A document the store has never seen.")
+    unknown = prepare_for_commit(info, encoder, [fresh], [set()])[0]
+    unknown = with_vector(unknown, np.zeros(0, dtype=np.float32))
+    with pytest.raises(InvalidArgument, match="no vector"):
+        core.upsert_prepared("docs", [unknown], info.model_fingerprint)
 
 
 def with_vector(document: PreparedDocument, vector: np.ndarray) -> PreparedDocument:

@@ -49,8 +49,8 @@ def take_backup(storage: Storage, locks: CollectionLocks, directory: Path) -> Ba
         ]
         fault_point("backup")
         copied = repository.copy_to(directory / DATABASE_FILE)
-    backup = Backup(str(directory), snapshots, repository.dialect,
-                    "" if copied else POSTGRESQL_NOTE)
+    notes = [note for note in (vectors.backup_note, "" if copied else POSTGRESQL_NOTE) if note]
+    backup = Backup(str(directory), snapshots, repository.dialect, "; ".join(notes))
     _write_manifest(directory, backup)
     return backup
 

@@ -8,7 +8,7 @@ and send the result to `UpsertDocuments` as precomputed chunks with vectors.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import numpy as np
 
@@ -39,6 +39,7 @@ MAX_DOCUMENT_ID_CHARS = 1024
 MAX_LANGUAGE_CHARS = 64
 # Bound parameters per statement stay well under SQLite's and PostgreSQL's caps.
 MAX_DELETE_IDS = 10_000
+NO_VECTOR = np.zeros(0, dtype=np.float32)  # on the wire: "the stored vector of this chunk"
 
 
 def validate_documents(
@@ -93,15 +94,44 @@ def prepare(
     """Chunk each document by the collection's policy and embed the chunks whose content hash
     is not in ``known`` (hash -> stored vector); the others reuse the known vector."""
     known = known or {}
+    items = _chunk_and_embed(info, encoder, documents, [known] * len(documents))
+    return [
+        PreparedDocument(document, chunks, _document_vector(chunks, info))
+        for document, chunks in zip(documents, items, strict=True)
+    ]
+
+
+def prepare_for_commit(
+    info: CollectionInfo, encoder: Encoder, documents: Sequence[DocumentInput],
+    stored: Sequence[Set[str]],
+) -> list[PreparedDocument]:
+    """`prepare` on a worker that has no store: a chunk whose content hash its own document
+    already stores (``stored[i]``, from `get_document`) is not embedded and carries an empty
+    vector, which `upsert_prepared` fills in with the stored one. The document vector is left
+    empty too: the commit computes it from the chunk vectors."""
+    reuse = [dict.fromkeys(hashes, NO_VECTOR) for hashes in stored]
+    items = _chunk_and_embed(info, encoder, documents, reuse)
+    return [
+        PreparedDocument(document, chunks, NO_VECTOR)
+        for document, chunks in zip(documents, items, strict=True)
+    ]
+
+
+def _chunk_and_embed(
+    info: CollectionInfo, encoder: Encoder, documents: Sequence[DocumentInput],
+    known: Sequence[Mapping[str, np.ndarray]],
+) -> list[list[PreparedChunk]]:
+    """Each document's chunks with vectors: ``known[i]`` for document i's known hashes, the
+    others embedded in one call (a hash shared by several chunks is embedded once)."""
     budget = info.max_chunk_tokens - prompt_tokens(encoder, info.document_prompt)
     with tracing.span("upsert.chunk", documents=len(documents)):
         chunked = [
             chunk_by_policy(doc, info.chunking, encoder.tokenizer, budget) for doc in documents
         ]
     to_embed: dict[str, str] = {}
-    for chunks in chunked:
+    for chunks, reusable in zip(chunked, known, strict=True):
         for chunk in chunks:
-            if chunk.content_hash not in known:
+            if chunk.content_hash not in reusable:
                 to_embed.setdefault(chunk.content_hash, chunk.embed_input)
     with tracing.span("upsert.encode", texts=len(to_embed)):
         vectors = encoder.encode(
@@ -109,22 +139,24 @@ def prepare(
             prompt=info.document_prompt,
         )
     fresh = dict(zip(to_embed, vectors, strict=True))
-    prepared = []
-    for document, chunks in zip(documents, chunked, strict=True):
-        items = [
-            PreparedChunk(chunk, fresh[chunk.content_hash], True) if chunk.content_hash in fresh
-            else PreparedChunk(chunk, known[chunk.content_hash], False)
+    return [
+        [
+            PreparedChunk(chunk, reusable[chunk.content_hash], False)
+            if chunk.content_hash in reusable else PreparedChunk(chunk, fresh[chunk.content_hash])
             for chunk in chunks
         ]
-        prepared.append(PreparedDocument(document, items, _document_vector(items, info)))
-    return prepared
+        for chunks, reusable in zip(chunked, known, strict=True)
+    ]
 
 
 def precomputed(
-    info: CollectionInfo, documents: Sequence[PreparedDocument]
+    info: CollectionInfo, documents: Sequence[PreparedDocument],
+    stored: Mapping[str, np.ndarray] | None = None,
 ) -> list[PreparedDocument]:
     """Chunks with vectors computed elsewhere, checked against the collection: spans that are
-    the document's text, the collection's width, finite values; unit length for cosine."""
+    the document's text, the collection's width, finite values; unit length for cosine. An
+    empty vector takes the stored one of that content hash (``stored``: hash -> vector)."""
+    stored = stored or {}
     checked = []
     for position, prepared in enumerate(documents):
         where = f"prepared[{position}] ({prepared.document.id!r})"
@@ -147,6 +179,15 @@ def precomputed(
                     f"{field}.chunk.text",
                 )
             vector = np.asarray(item.vector, dtype=np.float32)
+            if vector.size == 0:
+                if chunk.content_hash not in stored:
+                    raise InvalidArgument(
+                        f"{at}: no vector, and the document stores no chunk with this "
+                        "content; send its vector (an empty one reuses a stored chunk's)",
+                        f"{field}.vector",
+                    )
+                items.append(PreparedChunk(chunk, stored[chunk.content_hash], False))
+                continue
             if vector.shape != (info.dimensions,):
                 raise InvalidArgument(
                     f"{at}: vector has {vector.size} values, but collection {info.name!r} "
@@ -210,7 +251,10 @@ class Documents:
                 f"collection {collection!r} is built with {info.model} (fingerprint "
                 f"{info.model_fingerprint}); compute them with that model"
             )
-        return self.commit(info, precomputed(info, documents))
+        reusing = [prepared.document.id for prepared in documents
+                   if any(item.vector.size == 0 for item in prepared.chunks)]
+        stored = self.storage.repository.stored_vectors(info, reusing)
+        return self.commit(info, precomputed(info, documents, stored))
 
     def commit(
         self, info: CollectionInfo, prepared: Sequence[PreparedDocument]

@@ -574,6 +574,8 @@ class _CollectionIndexes:
 class FaissVectorIndex:
     """`VectorIndex` on FAISS files under ``data_dir/indexes/<collection id>/``."""
 
+    backup_note = ""  # the index files are in the backup
+
     def __init__(self, settings: Settings, repository: Repository) -> None:
         self.settings = settings
         self.threads = settings.faiss_threads

@@ -57,6 +57,12 @@ _HASH_CHARS = 64
 class MilvusVectorIndex:
     """`VectorIndex` on Milvus collections ``PREFIX_<id>_chunks`` and ``PREFIX_<id>_documents``."""
 
+    backup_note = (
+        "the vectors in Milvus are not in this backup: a store restored from it rebuilds "
+        "them from SQL when it starts (back up a Milvus cluster with its own tools to "
+        "skip that)"
+    )
+
     def __init__(self, settings: Settings, repository: Repository) -> None:
         self.repository = repository
         self.prefix = settings.milvus_prefix
