@@ -88,12 +88,13 @@ def signals_of(dev: DevSet, core: Core, catalog: str) -> list[np.ndarray]:
 
 LEXICAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 1.0)
 CLASSIFIER_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)
+THRESHOLDS = tuple(np.round(np.arange(0.3, 0.81, 0.05), 2))
 
 
 def tune(sets: list[DevSet], signals: list[list[np.ndarray]], ids: list[str]) -> list[str]:
-    """Recall@1/5/10 per lexical weight (dense = 1 - it) and classifier weight, and the share
-    of right matches vs. correct "no match" answers per threshold at the best weights, when
-    the query's own entry is taken out of the fused scores."""
+    """Recall@1/5/10 per lexical weight (dense = 1 - it) and classifier weight, and at the
+    default weights the share of right first answers vs. correct "no match" answers per
+    threshold, the latter when the query's own entry is taken out of the similarities."""
     lines = ["\n| lexical weight | classifier weight | "
              + " | ".join(f"{d.name} R@1 / R@5 / R@10" for d in sets) + " |",
              "|---|---|" + "---|" * len(sets)]
@@ -113,24 +114,27 @@ def tune(sets: list[DevSet], signals: list[list[np.ndarray]], ids: list[str]) ->
                 r1 += recall(ranks, 1)
             best = max(best, (r1, lexical_w, classifier_w))
             lines.append(f"| {lexical_w:.1f} | {classifier_w:.1f} | " + " | ".join(cells) + " |")
-    _, lexical_w, classifier_w = best
-    lines.append(f"\nbest: lexical weight {lexical_w:.1f}, classifier weight {classifier_w:.1f}")
-    tops, correct, missing = [], [], []
+    lines.append(f"\nbest: lexical weight {best[1]:.1f}, classifier weight {best[2]:.1f}")
+    lexical_w, classifier_w = Weights().lexical, Weights().classifier
+    lines.append(f"thresholds at the defaults: lexical weight {lexical_w:.1f}, "
+                 f"classifier weight {classifier_w:.1f}")
+    # The threshold is on the similarity (the fusion without the classifier), as in normalize:
+    # the first answer is the best-ranked entry whose similarity reaches it.
+    corrects, refusals = {t: [] for t in THRESHOLDS}, {t: [] for t in THRESHOLDS}
     for dev, parts in zip(sets, signals, strict=True):
-        fused = fuse(lexical_w, classifier_w, parts)
+        fused, similar = fuse(lexical_w, classifier_w, parts), fuse(lexical_w, 0.0, parts)
         gold = np.array([ids.index(g) for g in dev.gold])
         rows = np.arange(len(gold))
-        tops.append(fused.max(axis=1))
-        correct.append(fused.argmax(axis=1) == gold)
-        masked = fused.copy()
-        masked[rows, gold] = -np.inf  # the query's own entry is not in the catalog
-        missing.append(masked.max(axis=1))
-    top, right, absent = map(np.concatenate, (tops, correct, missing))
+        others = similar.copy()
+        others[rows, gold] = -np.inf  # the query's own entry is not in the catalog
+        for threshold in THRESHOLDS:
+            first = np.where(similar >= threshold, fused, -np.inf).argmax(axis=1)
+            corrects[threshold].append((first == gold) & (similar[rows, gold] >= threshold))
+            refusals[threshold].append(others.max(axis=1) < threshold)
     lines += ["", "| threshold | matched and right | no match where the entry is missing |",
               "|---|---|---|"]
-    for threshold in np.round(np.arange(0.2, 0.71, 0.05), 2):
-        kept = (top >= threshold) & right
-        refused = absent < threshold
+    for threshold in THRESHOLDS:
+        kept, refused = np.concatenate(corrects[threshold]), np.concatenate(refusals[threshold])
         lines.append(f"| {threshold:.2f} | {kept.mean():.3f} | {refused.mean():.3f} |")
     return lines
 

@@ -10,8 +10,9 @@ Scoring, per entry (its best label): ``lexical_weight x char n-gram cosine + den
 embedding cosine + classifier_weight x`` the probability that the entry classifier (fitted on
 the catalog's label vectors) gives it; skills and a description, when a query has them, add
 ``evidence_weight x`` their cosine to the entry's labels or its own skills and description, and
-the sum is divided by the weights used, so scores stay in [0, 1] and one threshold fits all.
-Below the threshold there is no match. The weights are the ones measured best on the dev sets
+the sum is divided by the weights used, so scores stay in [0, 1]. An entry whose similarity
+(the same fusion without the classifier) is below the threshold is not answered, and a query
+with none above it gets "no match". The weights are the ones measured best on the dev sets
 (bench/titles.py).
 """
 
@@ -21,7 +22,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class Weights:
     dense: float = 0.7
     classifier: float = 1.0
     evidence: float = 0.5
-    threshold: float = 0.45
+    threshold: float = 0.45  # on the similarity, the fusion without the classifier
     pool: int = 10  # a signal "found" an entry that is in its own top ``pool``
 
 
@@ -163,13 +164,16 @@ class TitleNormalizer:
         self, catalog: str, queries: Sequence[TitleQuery], k: int = 10, cleanup: bool = True,
         threshold: float | None = None,
     ) -> list[Normalized]:
-        """The top-k entries for each query, best first; [] where none reaches the threshold
-        (None = the default, 0 = always answer)."""
+        """The top-k entries for each query, best first, among those whose similarity (the
+        fusion without the classifier) reaches the threshold; [] where none does (None = the
+        default, 0 = always answer). The classifier ranks but does not vouch: its
+        probabilities sum to 1 whatever the query, so they cannot say that nothing is close."""
         self._validate(queries, k, threshold)
         threshold = self.weights.threshold if threshold is None else threshold
         signals = self.signals(catalog, queries, cleanup)
         live, w = signals.live, self.weights
         total = signals.fused(w)
+        close = signals.fused(replace(w, classifier=0.0)) >= threshold
         answers = []
         for row, (query, clean) in enumerate(zip(queries, signals.cleaned, strict=True)):
             tops = {name: set(_top(scores[row], w.pool)) for name, scores in
@@ -177,10 +181,10 @@ class TitleNormalizer:
                      ("classifier", signals.classifier), ("evidence", signals.evidence))}
             with_evidence = bool(signals.has_evidence[row])
             candidates = []
-            for position in _top(total[row], k):
-                score = float(total[row, position])
-                if score < threshold:
+            for position in _top(np.where(close[row], total[row], -np.inf), k):
+                if not close[row, position]:
                     break
+                score = float(total[row, position])
                 found = [name for name in ("lexical", "dense") if position in tops[name]]
                 if live.classifier is not None and position in tops["classifier"]:
                     found.append("classifier")
