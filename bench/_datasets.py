@@ -342,6 +342,9 @@ def with_needles(docs: LongDocumentSet) -> LongDocumentSet:
 # --- whole documents ---------------------------------------------------------------------------
 
 PYTHON_LIBRARY_DIR = Path("/usr/share/doc/python3.11/html/_sources/library")
+# A seeded sample of the pages up to LIBRARY_MAX_CHARS (most of them): the first run's
+# inference stays within minutes on a small CPU.
+LIBRARY_PAGES, LIBRARY_MAX_CHARS = 100, 30_000
 _ROLE = re.compile(r":[a-z:]+:`~?([^`<]*?)\s*(?:<[^>]*>)?`")
 _TITLE_SPLIT = re.compile(r"\s+-{2,3}\s+")
 
@@ -375,3 +378,16 @@ def python_library_pages(name: str = "Python library pages") -> LongDocumentSet:
     pages = [(title, body) for title, body in pages if counts[title] == 1]
     return LongDocumentSet(name, [body for _, body in pages], [title for title, _ in pages],
                            list(range(len(pages))), [0] * len(pages))
+
+
+def library_set(held_out: bool = False) -> LongDocumentSet:
+    """The seeded sample of library pages (the topic mix was tuned on it), or with
+    ``held_out`` the other pages up to the same size, which checks that tuning."""
+    pages = python_library_pages()
+    short = [i for i, text in enumerate(pages.documents) if len(text) <= LIBRARY_MAX_CHARS]
+    sample = set(random.Random(SEED).sample(short, LIBRARY_PAGES))
+    keep = [i for i in short if (i in sample) != held_out]
+    name = f"{pages.name}, held out" if held_out else pages.name
+    return LongDocumentSet(name, [pages.documents[i] for i in keep],
+                           [pages.queries[i] for i in keep], list(range(len(keep))),
+                           [0] * len(keep))

@@ -24,7 +24,7 @@ from _metrics import markdown_table, write_results  # noqa: E402
 from _postgres import postgres_database  # noqa: E402
 
 from tests.conftest import ServerProcess  # noqa: E402
-from tests.fuzz_requests import FAILURES, KEPT, REQUESTS, sendable, sender  # noqa: E402
+from tests.fuzz_requests import FAILURES, REQUESTS, intact, seed, sendable, sender  # noqa: E402
 
 
 def fuzz_method(send, store: str, method: str, examples: int, counts: Counter) -> int:
@@ -57,19 +57,15 @@ def fuzz_store(store: str, database_url: str, examples: int) -> tuple[Counter, i
                                EMBEDSVC_MAX_TEXT_CHARS="100000").start()
         try:
             with server.client() as client:
-                client.create_collection(KEPT)
-                client.upsert(KEPT, [{"id": "keep", "text": "This document must survive."}])
+                seed(client)
                 send = sender(client.channel)
                 for method in sorted(REQUESTS):
                     failures += fuzz_method(send, store, method, examples, counts)
                     print(f"{store} {method}: done", file=sys.stderr, flush=True)
-                intact = (
-                    server.process.poll() is None and client.health() == "SERVING"
-                    and client.get_document(KEPT, "keep").document.text.startswith("This")
-                )
+                survived = server.process.poll() is None and intact(client)
         finally:
             server.stop()
-    return counts, failures, intact
+    return counts, failures, survived
 
 
 def main() -> int:
@@ -80,15 +76,15 @@ def main() -> int:
     results, table, ok = {}, {}, True
     with postgres_database() as postgres:
         for store, url in (("sqlite", ""), ("postgres", postgres)):
-            counts, failures, intact = fuzz_store(store, url, args.examples)
-            ok = ok and failures == 0 and intact
+            counts, failures, survived = fuzz_store(store, url, args.examples)
+            ok = ok and failures == 0 and survived
             for (method, code), n in counts.items():
                 table.setdefault((store, method), Counter())[code] += n
             results[store] = {"requests": sum(counts.values()), "internal_or_unknown": failures,
-                              "server_intact": intact,
+                              "server_intact": survived,
                               "statuses": {f"{m} {c}": n for (m, c), n in counts.items()}}
             print(f"\n{store}: {sum(counts.values())} requests, {failures} INTERNAL/UNKNOWN, "
-                  f"server {'intact' if intact else 'NOT intact'}")
+                  f"server {'intact' if survived else 'NOT intact'}")
     codes = sorted({code for row in table.values() for code in row})
     print(markdown_table(["store", "rpc", *codes],
                          [[store, method, *(row[code] for code in codes)]

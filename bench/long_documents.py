@@ -12,6 +12,8 @@ documents:
 
 The Python FAQ is the tuning set for the scorers' parameters; perlfaq and the needle set (one
 invented fact per Python FAQ document, asked for by name) check that the choice carries over.
+The Python library pages (query: a page's title, gold: the page; the sample and the held-out
+pages of bench/retrieval_quality.py) ask the other question: which document is about this.
 Prints markdown tables, writes bench/results/long_documents.json.
 """
 
@@ -33,6 +35,7 @@ from _datasets import (
     LongDocumentSet,
     ensure_doc_packages,
     group_answers,
+    library_set,
     perlfaq,
     python_faq,
     with_needles,
@@ -41,6 +44,7 @@ from _metrics import gold_ranks, markdown_table, mrr, recall, write_results
 
 from embedsvc.aggregation import DEFAULT_METHOD, Method, document_scores, mean_vector
 from embedsvc.chunking import chunk_document
+from embedsvc.chunking.tokens import TokenCounter
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
 
 ANSWERS_PER_DOCUMENT = 6
@@ -49,6 +53,7 @@ MEAN = "mean of chunk vectors"
 SCORERS = [
     Method("max"),
     *(Method("max_mean", {"alpha": a}) for a in (0.5, 0.8, 0.9, 0.95)),
+    Method("max_mean_first", {"alpha": 0.9, "first": 0.3}),
     *(Method("lse", {"temperature": t}) for t in (0.01, 0.02, 0.05)),
     *(Method("top_m", {"m": m}) for m in (2, 3)),
 ]
@@ -78,9 +83,9 @@ def embed_set(data: LongDocumentSet, cache: EmbeddingCache, max_tokens: int) -> 
     bounds = np.cumsum([0] + [len(chunks) for chunks in chunked])
     prefixes = [data.documents[g][:start] for g, start in zip(data.gold, data.answer_starts,
                                                                      strict=True)]
-    window = max_tokens - tokenizer.num_special_tokens_to_add()
-    encoded = tokenizer(prefixes, add_special_tokens=False, verbose=False)
-    before = [len(ids) for ids in encoded["input_ids"]]
+    counter = TokenCounter(tokenizer)
+    window = max_tokens - counter.special
+    before = [count - counter.special for count in counter.count_many(prefixes)]
     return Embedded(
         queries=cache.embed(data.queries, label=f"{data.name} queries"),
         documents=cache.embed(data.documents, label=f"{data.name} documents"),
@@ -102,14 +107,18 @@ def all_scores(e: Embedded) -> dict[str, np.ndarray]:
     return scores
 
 
-def metrics(scores: np.ndarray, gold: list[int], in_first: np.ndarray) -> dict[str, float]:
+def metrics(scores: np.ndarray, gold: list[int], in_first: np.ndarray
+            ) -> dict[str, float | None]:
+    """The answer-position splits are None where no query falls in them (whole pages)."""
     ranks = gold_ranks(scores, gold)
     return {
         "mrr@10": mrr(ranks, 10),
         "recall@1": recall(ranks, 1),
         "recall@10": recall(ranks, 10),
-        "recall@1 answer in first window": recall(ranks[in_first], 1),
-        "recall@1 answer past first window": recall(ranks[~in_first], 1),
+        "recall@1 answer in first window": recall(ranks[in_first], 1) if in_first.any()
+        else None,
+        "recall@1 answer past first window": recall(ranks[~in_first], 1)
+        if (~in_first).any() else None,
     }
 
 
@@ -134,7 +143,8 @@ def report(result: dict[str, Any]) -> str:
     headers = ["Method", "MRR@10", "R@1", "R@10", "R@1 (answer in window 1)",
                "R@1 (answer later)"]
     default = label(DEFAULT_METHOD)
-    rows = [[f"**{name} (default)**" if name == default else name, *(m[c] for c in columns)]
+    rows = [[f"**{name} (default)**" if name == default else name,
+             *("—" if m[c] is None else m[c] for c in columns)]
             for name, m in result["methods"].items()]
     chunks = result["chunks_per_document"]
     title = (f"### {result['name']}: {result['documents']} documents, {result['queries']} queries,"
@@ -165,6 +175,8 @@ def main() -> None:
         lambda: python,
         lambda: group_answers("perlfaq", perlfaq(), ANSWERS_PER_DOCUMENT),
         lambda: with_needles(python),
+        library_set,
+        lambda: library_set(held_out=True),
     ]
     results = [evaluate(make(), cache, max_tokens) for make in sets]
     print(f"\nLong documents: {ANSWERS_PER_DOCUMENT} consecutive answers per document, "

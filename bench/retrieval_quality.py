@@ -7,15 +7,16 @@ fusion variants re-fuse the same dense and lexical candidate lists the searcher 
 
 Sets: Python stdlib code search (gold: the function's lines), Python FAQ, perlfaq, needles
 (gold: the document holding the answer) and the Python library reference pages (query: the
-page's title; gold: the page). Chunk-level modes on document sets rank documents by their first
-chunk in the list. Prints markdown tables, writes bench/results/retrieval_quality.json.
+page's title; gold: the page): a seeded sample the topic mix was tuned on, and the other pages
+of the same sizes held out to check it. Chunk-level modes on document sets rank documents by
+their first chunk in the list. Prints markdown tables, writes bench/results/retrieval_quality.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -29,37 +30,37 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 from _cache import EmbeddingCache
 from _datasets import (
-    SEED,
     LongDocumentSet,
     code_search_set,
     ensure_doc_packages,
     group_answers,
+    library_set,
     perlfaq,
     python_faq,
-    python_library_pages,
     with_needles,
 )
 from _metrics import markdown_table, mrr, recall, write_results
+from _postgres import postgres_database
 
 from embedsvc.config import Settings
 from embedsvc.core import Core
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder as Encoder
-from embedsvc.fusion import DocumentMix, Fusion, reciprocal_rank
+from embedsvc.fusion import PASSAGE_MIX, TOPIC_MIX, DocumentMix, Fusion, reciprocal_rank
 from embedsvc.lexical import query_terms
-from embedsvc.services.search import DEFAULT_MODE, LEXICAL_DOCUMENT_POOL, MIN_POOL
+from embedsvc.services.search import DEFAULT_MODE, MIN_POOL
 from embedsvc.types import DocumentInput, Hit
 
 TOP_K = 10
 CODE_FILES, CODE_QUERIES = 60, 400
-# A seeded sample of the pages up to LIBRARY_MAX_CHARS (most of them): the first run's
-# inference stays within minutes on a small CPU.
-LIBRARY_PAGES, LIBRARY_MAX_CHARS = 100, 30_000
 ANSWERS_PER_DOCUMENT = 6
 FUSIONS = [Fusion(k0, w) for k0 in (10.0, 60.0) for w in (0.5, 1.0, 2.0)]
-# The default came from a wider grid (first 0-0.4 x lexical 0.05-0.7) over these sets; these
-# rows show each signal's share (with neither, the mix is the dense row).
-MIXES = [DocumentMix(0.3, 0.0), DocumentMix(0.0, 0.35), DocumentMix(0.2, 0.3),
-         DocumentMix(0.3, 0.35)]
+# Each mix on every query of a set (the default picks one per query by its form). The
+# passage mix came from a grid (first 0-0.4 x lexical 0.05-0.7) on the FAQ sets, the topic mix
+# from a grid (alpha 0.5-1 x first 0-0.5 x lexical 0-0.5 x lexical_first 0-1) on the library
+# pages; these rows show each signal's share (with none, the mix is the dense row).
+MIXES = [DocumentMix(first=0.3, lexical=0.0), DocumentMix(first=0.0, lexical=0.35),
+         PASSAGE_MIX, DocumentMix(alpha=0.5, first=0.0, lexical=0.35),
+         DocumentMix(alpha=0.9, first=0.3, lexical=0.35, lexical_first=0.5), TOPIC_MIX]
 UPSERT_BATCH = 32
 
 
@@ -110,15 +111,6 @@ def document_set(data: LongDocumentSet, cache: EmbeddingCache) -> DevSet:
     baseline = cache.embed(data.queries, "queries") @ cache.embed(data.documents, "pages").T
     return DevSet(data.name, documents, data.queries, lambda q, hit: hit.document_id == gold[q],
                   document_level=True, first_window=baseline)
-
-
-def library_set() -> LongDocumentSet:
-    pages = python_library_pages()
-    short = [i for i, text in enumerate(pages.documents) if len(text) <= LIBRARY_MAX_CHARS]
-    keep = sorted(random.Random(SEED).sample(short, LIBRARY_PAGES))
-    return LongDocumentSet(pages.name, [pages.documents[i] for i in keep],
-                           [pages.queries[i] for i in keep], list(range(len(keep))),
-                           [0] * len(keep))
 
 
 def rank_of(hits: Sequence[Hit], q: int, dev: DevSet) -> int:
@@ -179,11 +171,10 @@ def evaluate(dev: DevSet, core: Core) -> dict[str, dict[str, float]]:
             fused = reciprocal_rank([h.document_id for h in ranked_vector],
                                     [h.document_id for h in ranked_words], fusion)
             record(f"document: hybrid {label(fusion)}", [hits[d] for d, _ in fused], q)
-        scored = {h.document_id: h.score for h in searcher._lexical_documents(
-            info, terms, LEXICAL_DOCUMENT_POOL, [], LEXICAL_DOCUMENT_POOL, evidence=False)}
+        evidence = searcher.lexical_evidence(info, terms, [])
         for mix in MIXES:
-            record(f"document: hybrid score mix first={mix.first:g} lexical={mix.lexical:g}",
-                   searcher._dense_documents(info, vector, TOP_K, [], 0, scored, mix), q)
+            record(f"document: hybrid score mix {mix_label(mix)}",
+                   searcher._dense_documents(info, vector, TOP_K, [], 0, evidence, mix), q)
         order = np.argsort(-dev.first_window[q], kind="stable")[:TOP_K]
         record("first window (256-token truncation)",
                [Hit(dev.documents[i].id, 0.0, None, {}) for i in order], q)
@@ -195,10 +186,19 @@ def label(fusion: Fusion) -> str:
     return f"RRF k0={fusion.k0:g} w_lex={fusion.lexical_weight:g}"
 
 
+def mix_label(mix: DocumentMix) -> str:
+    name = {PASSAGE_MIX: " (passage mix)", TOPIC_MIX: " (topic mix)"}.get(mix, "")
+    return (f"alpha={mix.alpha:g} first={mix.first:g} lexical={mix.lexical:g}"
+            f" lexical_first={mix.lexical_first:g}{name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="code,faq,perl,needles,library",
-                        help="comma-separated subset of code,faq,perl,needles,library")
+    parser.add_argument("--sets", default="code,faq,perl,needles,library,heldout",
+                        help="comma-separated subset of code,faq,perl,needles,library,heldout")
+    parser.add_argument("--postgres", action="store_true",
+                        help="store each set in a PostgreSQL database of its own (lexical "
+                             "ranking by ts_rank) instead of SQLite (BM25)")
     args = parser.parse_args()
     ensure_doc_packages()
     started = time.monotonic()
@@ -213,12 +213,15 @@ def main() -> None:
             group_answers("perlfaq", perlfaq(), ANSWERS_PER_DOCUMENT), cache),
         "needles": lambda: document_set(with_needles(python), cache),
         "library": lambda: document_set(library_set(), cache),
+        "heldout": lambda: document_set(library_set(held_out=True), cache),
     }
     results = {}
     for key in args.sets.split(","):
         dev = makers[key]()
-        with tempfile.TemporaryDirectory() as directory:
-            core = Core(Settings(data_dir=Path(directory)), cached)
+        with contextlib.ExitStack() as stack:
+            directory = stack.enter_context(tempfile.TemporaryDirectory())
+            url = stack.enter_context(postgres_database()) if args.postgres else ""
+            core = Core(Settings(data_dir=Path(directory), database_url=url), cached)
             try:
                 results[dev.name] = {"queries": len(dev.queries),
                                      "documents": len(dev.documents),
@@ -230,14 +233,16 @@ def main() -> None:
     headers = ["method", *(f"{name} MRR@10 / R@1" for name in results)]
     rows = [[method, *(_cell(r["methods"].get(method)) for r in results.values())]
             for method in methods]
-    print(f"\nRetrieval quality, model {encoder.info.name}, top {TOP_K}; sets: "
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"\nRetrieval quality, model {encoder.info.name}, {store}, top {TOP_K}; sets: "
           + "; ".join(f"{n} ({r['queries']} queries, {r['documents']} docs)"
                       for n, r in results.items()) + "\n")
     print(markdown_table(headers, rows))
     elapsed = time.monotonic() - started
     print(f"\n{elapsed:.0f} s, {cache.encoded} texts embedded (the rest from bench/.cache)")
-    write_results("retrieval_quality", {"model": encoder.info.name, "sets": results,
-                                        "seconds": elapsed})
+    name = "retrieval_quality_postgres" if args.postgres else "retrieval_quality"
+    write_results(name, {"model": encoder.info.name, "store": store, "sets": results,
+                         "seconds": elapsed})
 
 
 def _cell(metrics: dict[str, float] | None) -> str:

@@ -19,7 +19,7 @@ from embedsvc.linking.service import Linking
 from embedsvc.paging import all_pages
 from embedsvc.ports import Encoder, Models
 from embedsvc.services.backup import take_backup
-from embedsvc.services.collections import CollectionLocks, Collections
+from embedsvc.services.collections import CollectionLocks, Collections, refuse_domain_name
 from embedsvc.services.documents import Documents
 from embedsvc.services.embedding import Embedding
 from embedsvc.services.search import Searcher
@@ -123,6 +123,7 @@ class Core:
     # -- collections -------------------------------------------------------------------
 
     def create_collection(self, name: str, **options: Any) -> CollectionInfo:
+        refuse_domain_name(name)
         return self.collections.create(name, **options)
 
     def get_collection(self, name: str) -> CollectionInfo:
@@ -135,6 +136,7 @@ class Core:
         return all_pages(lambda token: self.list_collections(0, token))
 
     def delete_collection(self, name: str) -> None:
+        refuse_domain_name(name)
         self.collections.delete(name)
 
     def reindex(self, name: str) -> int:

@@ -13,6 +13,8 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from hypothesis import strategies as st
 
+from embedsvc.client import Client
+from embedsvc.titles.types import CatalogEntry
 from embedsvc.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -22,12 +24,19 @@ from embedsvc.v1 import (
     embedding_pb2_grpc,
     index_pb2,
     index_pb2_grpc,
+    linking_pb2,
+    linking_pb2_grpc,
     search_pb2,
     search_pb2_grpc,
+    titles_pb2,
+    titles_pb2_grpc,
     types_pb2,
 )
 
 KEPT = "kb"  # the collection the fuzzer never deletes; its "keep" document must survive
+CATALOG = "jobs"  # a job-title catalog and a knowledge base loaded before fuzzing
+KB = "places"
+KB_CSV = "concept_id,name,aliases\nD1,Germany,Deutschland|Federal Republic\nD2,France,\n"
 FAILURES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 
 ADVERSARIAL_TEXT = ["", " ", "\x00", "\n\t", "a\x00b", "é" * 40, "🙂" * 30, "x" * 60_000,
@@ -106,6 +115,24 @@ vectors = st.lists(
 )
 spans = st.lists(st.tuples(st.integers(-5, 300), st.integers(-5, 300)), max_size=3)
 
+catalog_names = mostly(st.sampled_from([CATALOG, "other"]), names)
+kb_names = mostly(st.sampled_from([KB, "other"]), names)
+scores = mostly(st.floats(0, 1), st.floats(allow_nan=True, allow_infinity=True))
+labels = st.lists(texts, max_size=3)
+catalog_entries = st.lists(st.builds(
+    titles_pb2.CatalogEntry, id=mostly(st.sampled_from(["1", "2", "3"]), texts), title=texts,
+    alt_labels=labels, skills=labels, description=mostly(st.just(""), texts),
+), max_size=4)
+kb_contents = mostly(
+    st.sampled_from([KB_CSV, '{"concept_id": "X", "canonical_name": "Spain"}',
+                     "[Term]\nid: P:1\nname: Portugal\n"]),
+    texts | st.sampled_from(["concept_id,name\n,\n", "{", "[Term]\nid:\n", "a,b\n" * 3]),
+)
+mentions = st.lists(st.builds(
+    linking_pb2.Mention, text=texts, context=mostly(st.just(""), texts),
+    start=mostly(st.just(0), small), end=mostly(st.just(0), small),
+), max_size=4)
+
 # method -> (stub class, attribute, strategy of requests)
 REQUESTS: dict[str, tuple[type, str, st.SearchStrategy]] = {
     "Embed": (embedding_pb2_grpc.EmbeddingServiceStub, "Embed", st.builds(
@@ -163,9 +190,57 @@ REQUESTS: dict[str, tuple[type, str, st.SearchStrategy]] = {
         max_tokens=mostly(st.sampled_from([0, 32, 128]), small),
         overlap_sentences=mostly(st.integers(0, 2), small), model=mostly(st.just(""), texts),
     )),
+    "LoadCatalog": (titles_pb2_grpc.TitleNormalizationServiceStub, "LoadCatalog", st.builds(
+        titles_pb2.LoadCatalogRequest, catalog=catalog_names, entries=catalog_entries,
+        model=mostly(st.just(""), st.just("nope") | texts),
+    )),
+    "ListCatalogs": (titles_pb2_grpc.TitleNormalizationServiceStub, "ListCatalogs",
+                     st.just(titles_pb2.ListCatalogsRequest())),
+    "NormalizeTitles": (titles_pb2_grpc.TitleNormalizationServiceStub, "NormalizeTitles",
+                        st.builds(
+        titles_pb2.NormalizeTitlesRequest, catalog=catalog_names, queries=st.lists(st.builds(
+            titles_pb2.TitleQuery, title=texts, skills=labels,
+            description=mostly(st.just(""), texts)), max_size=4),
+        k=small, no_cleanup=st.booleans(), threshold=scores,
+    )),
+    "LoadKnowledgeBase": (linking_pb2_grpc.EntityLinkingServiceStub, "LoadKnowledgeBase",
+                          st.builds(
+        linking_pb2.LoadKnowledgeBaseRequest, kb=kb_names, content=kb_contents,
+        format=st.sampled_from(["", "csv", "jsonl", "obo", "bogus"]),
+        model=mostly(st.just(""), st.just("nope") | texts),
+        filename=mostly(st.sampled_from(["", "kb.csv", "kb.obo"]), texts),
+    )),
+    "ListKnowledgeBases": (linking_pb2_grpc.EntityLinkingServiceStub, "ListKnowledgeBases",
+                           st.just(linking_pb2.ListKnowledgeBasesRequest())),
+    "LinkEntities": (linking_pb2_grpc.EntityLinkingServiceStub, "LinkEntities", st.builds(
+        linking_pb2.LinkEntitiesRequest, kb=kb_names, mentions=mentions, k=small,
+        rerank=st.booleans(), threshold=scores,
+        generators=st.lists(st.sampled_from(["sparse", "dense", "bogus", ""]), max_size=3),
+        no_abbreviation_expansion=st.booleans(),
+    )),
     "Backup": (admin_pb2_grpc.AdminServiceStub, "Backup", st.builds(
         admin_pb2.BackupRequest, directory=st.sampled_from(["", "relative/dir", "/"]))),
 }
+
+
+def seed(client: Client) -> None:
+    """What the fuzzer finds before it starts: a kept document, a catalog and a knowledge base
+    (on the served default model), so requests reach past the not-found checks."""
+    client.create_collection(KEPT)
+    client.upsert(KEPT, [{"id": "keep", "text": "This document must survive the fuzzer."}])
+    client.load_catalog(CATALOG, [CatalogEntry("1", "Software Developer", ("Programmer",))])
+    client.load_knowledge_base(KB, KB_CSV, "csv", model=client.info().model.name)
+
+
+def intact(client: Client) -> bool:
+    """The seeded data came through: the kept document is found, the catalog and KB listed."""
+    return (
+        client.health() == "SERVING"
+        and client.get_document(KEPT, "keep").document.text.startswith("This document")
+        and client.search(KEPT, "survive the fuzzer", k=1)[0].document_id == "keep"
+        and CATALOG in {catalog.name for catalog in client.catalogs()}
+        and KB in {kb.name for kb in client.knowledge_bases()}
+    )
 
 
 def sender(channel: grpc.Channel) -> Callable[[str, object], grpc.StatusCode]:

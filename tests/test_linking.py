@@ -164,11 +164,11 @@ def test_bad_input_is_refused(core: Core, call, error, message):
 
 def test_a_bad_file_loads_nothing_and_the_old_version_serves(core: Core):
     before = core.linking.get("med")
-    collections = {c.name for c in core.all_collections()}
+    collections = {c.name for c in core.storage.repository.list_collections()}
     with pytest.raises(InvalidArgument, match="line 2"):
         core.load_knowledge_base("med", JSONL.splitlines()[0] + "\n{}\n", "jsonl")
     assert core.linking.get("med") == before
-    assert {c.name for c in core.all_collections()} == collections
+    assert {c.name for c in core.storage.repository.list_collections()} == collections
 
 
 def test_reload_is_atomic_for_queries_running_meanwhile(tmp_path: Path, encoder):
@@ -199,7 +199,7 @@ def test_reload_is_atomic_for_queries_running_meanwhile(tmp_path: Path, encoder)
         [linked] = core.link_entities("kb", ["Deutschland"], k=1)
         assert (linked.kb_version, linked.candidates[0].concept_id) == (3, "G1")
         # The current and the previous version are kept; older ones are gone.
-        names = {c.name for c in core.all_collections()}
+        names = {c.name for c in core.storage.repository.list_collections()}
         assert names == {"kb.kb.v2", "kb.kb.v3"}
         assert sorted(p.name for p in (tmp_path / "data" / "linking" / "kb").glob("v*")) == [
             "v2", "v3"
@@ -220,7 +220,7 @@ def test_a_deleted_alias_collection_is_a_failed_precondition(tmp_path: Path, enc
     core = Core(Settings(data_dir=tmp_path / "data"), encoder)
     try:
         info = core.load_knowledge_base("kb", CSV, "csv")
-        core.delete_collection(info.collection)
+        core.collections.delete(info.collection)  # lost behind the service's back
         assert core.link_entities("kb", ["France"], generators=["sparse"])[0].candidates
         with pytest.raises(FailedPrecondition, match="load the terminology again"):
             core.link_entities("kb", ["France"])

@@ -156,7 +156,8 @@ def test_a_crash_during_a_load_leaves_the_previous_version_serving(server_factor
         assert (linked.kb_version, linked.candidates[0].concept_id) == (1, "D1")
         # The next load clears what the crashed one left (version 2 never served) and serves.
         assert client.load_knowledge_base("kb", CSV.replace("D1,", "G1,"), "csv").version == 2
-        assert {c.name for c in client.all_collections()} == {"kb.kb.v1", "kb.kb.v2"}
+        for kept in ("kb.kb.v1", "kb.kb.v2"):
+            assert client.get_collection(kept).chunk_count > 0
         [linked] = client.link_entities("kb", ["Deutschland"], k=1)
         assert (linked.kb_version, linked.candidates[0].concept_id) == (2, "G1")
     assert sorted(p.name for p in (data / "linking" / "kb").glob("v*")) == ["v1", "v2"]

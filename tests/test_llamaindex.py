@@ -69,3 +69,22 @@ def test_index_retriever_query_and_delete(api_server):
         index.as_retriever(filters=text_match).retrieve("x")
     query_vector = embed_model.get_query_embedding("dog walks")
     assert len(query_vector) == 384 and all(type(x) is float for x in query_vector)
+
+
+class QueryEmbeddingRefused(EmbedsvcEmbedding):
+    """Embeds nodes like the real adapter, but fails a test that embeds a query client-side."""
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        raise AssertionError("the store's server embeds queries; LlamaIndex must not")
+
+
+def test_retrieval_embeds_the_query_once_on_the_server(api_server):
+    target = f"127.0.0.1:{api_server.port}"
+    name = f"li-{uuid.uuid4().hex[:8]}"
+    index = VectorStoreIndex.from_documents(
+        DOCUMENTS, storage_context=StorageContext.from_defaults(
+            vector_store=EmbedsvcVectorStore(target=target, collection=name, api_key=API_KEY)),
+        embed_model=QueryEmbeddingRefused(target=target, collection=name, api_key=API_KEY),
+    )
+    [best] = index.as_retriever(similarity_top_k=1).retrieve("where do cats nap?")
+    assert best.node.ref_doc_id == "cats"

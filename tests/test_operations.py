@@ -69,6 +69,23 @@ def test_health_answers_under_load_and_while_draining(server_factory, tmp_path: 
     assert server.process.wait(WAIT) == 0
 
 
+def test_calls_that_grpc_drops_before_their_handler_hold_no_slot(server_factory):
+    """A message over the size limit is refused by gRPC before any handler runs; with one
+    slot, a leaked admission would refuse every later call, and the drain would never end."""
+    server = server_factory(
+        EMBEDSVC_MAX_CONCURRENT_RPCS="1", EMBEDSVC_MAX_REQUEST_BYTES="4096",
+        EMBEDSVC_SHUTDOWN_GRACE="600",  # a leaked slot would hold the drain this long
+    ).start()
+    with server.client(timeout=WAIT, attempts=1) as client:
+        for _ in range(3):
+            with pytest.raises(grpc.RpcError) as too_big:
+                client.embed(["x" * 8000])
+            assert too_big.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert client.info().limits.max_request_bytes == 4096
+    assert server.stop(timeout=WAIT) == 0
+    assert "still running" not in server.log.read_text()
+
+
 @pytest.mark.slow
 def test_a_second_server_on_the_same_port_or_database_is_refused(
     server_factory, tmp_path: Path, postgres_url: str

@@ -19,6 +19,7 @@ from embedsvc.errors import (
     NotFound,
 )
 from embedsvc.storage.sql.schema import ChunkRow, CollectionRow
+from embedsvc.titles.types import CatalogEntry
 from embedsvc.types import Condition, DeleteResult, DocumentInput
 
 DOCS = [
@@ -243,3 +244,23 @@ def test_searches_run_while_upserts_write(make_core):
     assert errors == []
     assert core.get_collection("docs").document_count == 3 + 24
     assert sql_chunk_ids(core, "docs") == faiss_ids(core, "docs")
+
+
+def test_catalog_and_knowledge_base_versions_are_not_user_collections(make_core):
+    """A catalog's versions live in collections of their own; the collection API neither lists
+    them (pages stay full) nor lets a user create or delete one by hand."""
+    core = make_core()
+    core.create_collection("a")
+    core.load_catalog("jobs", [CatalogEntry("1", "Software Developer", ("Programmer",))])
+    core.create_collection("b")
+    stored = [info.name for info in core.storage.repository.list_collections()]
+    assert stored == ["a", "titles.jobs.v1", "b"]
+    page = core.list_collections(page_size=2)
+    assert [c.name for c in page.items] == ["a", "b"]
+    assert [c.name for c in core.all_collections()] == ["a", "b"]
+    for reserved in ("titles.jobs.v1", "kb.terms.v1"):
+        with pytest.raises(InvalidArgument, match="reserved"):
+            core.create_collection(reserved)
+        with pytest.raises(InvalidArgument, match="reserved"):
+            core.delete_collection(reserved)
+    assert [c.name for c in core.catalogs()] == ["jobs"]

@@ -4,7 +4,8 @@ embedsvc[llamaindex]`).
 A node is one embedsvc document (chunking "none" in the collections created here): its text, its
 metadata at the top level (so filters reach it) plus LlamaIndex's own node record. The document
 id is ``<ref_doc_id>::<node_id>``, so deleting a source document is one prefix listing. The
-server embeds the text itself; embeddings that LlamaIndex put on the nodes are not sent.
+server embeds the text itself; embeddings that LlamaIndex put on the nodes are not sent, and
+the store tells LlamaIndex not to embed queries (the server embeds ``query_str``).
 """
 
 from __future__ import annotations
@@ -164,6 +165,9 @@ class EmbedsvcVectorStore(BasePydanticVectorStore):
     ``create_options``, chunking "none" unless given)."""
 
     stores_text: bool = True
+    # The server embeds query_str as the collection embeds queries: LlamaIndex need not embed
+    # it first (that vector would be thrown away).
+    is_embedding_query: bool = False
     flat_metadata: bool = False
     target: str | None = None
     collection: str = "llamaindex"

@@ -7,7 +7,7 @@ import threading
 
 import grpc
 
-from embedsvc.server.handlers import refusal, with_release
+from embedsvc.server.handlers import with_release
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -23,10 +23,7 @@ class Admission(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_PREFIXES):
             return handler
-        refused = self.enter()
-        if refused is not None:
-            return refusal(*refused)
-        return with_release(handler, self._release)
+        return with_release(handler, self._release, admit=self.enter)
 
     def enter(self) -> tuple[grpc.StatusCode, str] | None:
         """Admit one call (the caller must `leave` after it), or say why it is refused; the

@@ -20,20 +20,32 @@ def refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
 
 
 def with_release(
-    handler: grpc.RpcMethodHandler, release: Callable[[grpc.ServicerContext], None]
+    handler: grpc.RpcMethodHandler,
+    release: Callable[[grpc.ServicerContext], None],
+    admit: Callable[[], tuple[grpc.StatusCode, str] | None] = lambda: None,
 ) -> grpc.RpcMethodHandler:
     """``handler`` calling ``release(context)`` exactly once when the call is over, however it
-    ends (the context then holds the call's status code)."""
+    ends (the context then holds the call's status code). ``admit`` runs first, inside the
+    call: a refusal it returns aborts the call, and nothing is released. Admitting inside the
+    call, not when the handler is looked up, matters: gRPC drops some calls before their
+    handler runs (a message over the size limit, a caller already gone), and those must not
+    hold a slot."""
     kind = next(name for name in _KINDS if getattr(handler, name) is not None)
     inner = getattr(handler, kind)
     if handler.response_streaming:
         def behavior(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+            refused = admit()
+            if refused is not None:
+                context.abort(*refused)
             try:
                 yield from inner(request_or_iterator, context)
             finally:
                 release(context)
     else:
         def behavior(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+            refused = admit()
+            if refused is not None:
+                context.abort(*refused)
             try:
                 return inner(request_or_iterator, context)
             finally:

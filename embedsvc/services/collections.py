@@ -25,6 +25,21 @@ from embedsvc.types import (
 )
 
 COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# Job-title catalogs and knowledge bases keep each version in a collection of their own under
+# these prefixes: their own services list and manage them, so the collection API does not.
+DOMAIN_PREFIXES = ("titles.", "kb.")
+
+
+def refuse_domain_name(name: str) -> None:
+    """Catalog and knowledge-base versions change only through their own services, which swap
+    versions atomically; creating or deleting one by hand would break that."""
+    if name.startswith(DOMAIN_PREFIXES):
+        raise InvalidArgument(
+            f"collection name {name!r} is reserved: names starting with "
+            f"{' or '.join(repr(prefix) for prefix in DOMAIN_PREFIXES)} hold job-title catalogs "
+            "and knowledge bases; choose another name, or use LoadCatalog / LoadKnowledgeBase",
+            "name",
+        )
 # Below this a chunk cannot hold special tokens, a context line and some text.
 MIN_CHUNK_TOKENS = 16
 
@@ -118,7 +133,7 @@ class Collections:
     def list(self, size: int = 0, page_token: str = "") -> Page[CollectionInfo]:
         size = page_size(size)
         found = self.storage.repository.list_collections(
-            after_id(page_token), size + 1, with_counts=True
+            after_id(page_token), size + 1, with_counts=True, hidden_prefixes=DOMAIN_PREFIXES
         )
         return page_of([(info.id, info) for info in found], size)
 

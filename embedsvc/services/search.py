@@ -5,6 +5,7 @@ chunks when asked, hydrate from SQL."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,12 +14,14 @@ from embedsvc.aggregation import DEFAULT_METHOD, Method, document_scores
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument
 from embedsvc.fusion import (
-    DEFAULT_DOCUMENT_MIX,
     DEFAULT_FUSION,
+    PASSAGE_MIX,
+    TOPIC_MIX,
     DocumentMix,
     Fusion,
     reciprocal_rank,
 )
+from embedsvc.intent import asks_for_passage
 from embedsvc.lexical import query_terms
 from embedsvc.services.collections import Collections
 from embedsvc.storage import Storage
@@ -104,14 +107,16 @@ class Searcher:
         self, info: CollectionInfo, query: str, vector: np.ndarray | None, k: int,
         level: str = "chunk", mode: str = DEFAULT_MODE, conditions: Sequence[Condition] = (),
         fusion: Fusion = DEFAULT_FUSION, funnel_dims: int = 0,
-        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
+        mix: DocumentMix | None = None,
     ) -> list[Hit]:
-        """The ranking itself, from the query text and its vector (None in lexical mode)."""
+        """The ranking itself, from the query text and its vector (None in lexical mode).
+        A hybrid document ranking uses ``mix``, or else the one for what the query asks
+        (document_mix)."""
         terms = query_terms(query) if mode != "dense" else []
         if level == "document":
             with tracing.span("search.documents", k=k, mode=mode):
                 return self._documents(info, terms, vector, k, mode, conditions, funnel_dims,
-                                       mix)
+                                       mix or document_mix(query))
         with tracing.span("search.candidates", k=k, conditions=len(conditions), mode=mode):
             pool = k if mode != "hybrid" else max(k, MIN_POOL)
             dense = self._dense_chunks(info, vector, pool, mode, conditions, funnel_dims)
@@ -142,27 +147,23 @@ class Searcher:
     def _documents(
         self, info: CollectionInfo, terms: list[str], vector: np.ndarray | None, k: int,
         mode: str, conditions: Sequence[Condition], funnel_dims: int = 0,
-        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
+        mix: DocumentMix = PASSAGE_MIX,
     ) -> list[Hit]:
         """Documents by their vectors and chunks (dense), by their best lexical chunks
         (lexical), or both mixed by score over the candidates of both (hybrid)."""
         if mode == "lexical":
             return self._lexical_documents(info, terms, k, conditions)[:k]
-        lexical: dict[str, float] | None = None
-        if mode == "hybrid":
-            lexical = {hit.document_id: hit.score for hit in self._lexical_documents(
-                info, terms, LEXICAL_DOCUMENT_POOL, conditions, LEXICAL_DOCUMENT_POOL,
-                evidence=False)}
+        lexical = self.lexical_evidence(info, terms, conditions) if mode == "hybrid" else None
         return self._dense_documents(info, vector, k, conditions, funnel_dims, lexical, mix)
 
     def _dense_documents(
         self, info: CollectionInfo, query: np.ndarray, k: int, conditions: Sequence[Condition],
-        funnel_dims: int = 0, lexical: dict[str, float] | None = None,
-        mix: DocumentMix = DEFAULT_DOCUMENT_MIX,
+        funnel_dims: int = 0, lexical: dict[str, LexicalEvidence] | None = None,
+        mix: DocumentMix = PASSAGE_MIX,
     ) -> list[Hit]:
         """Candidates from the document vectors and from the best chunks (and, with
-        ``lexical`` scores by document id, those documents too), each scored over all of its
-        chunks: DEFAULT_METHOD alone, or with lexical scores the hybrid ``mix``. A long
+        ``lexical`` evidence by document id, those documents too), each scored over all of its
+        chunks: DEFAULT_METHOD alone, or with lexical evidence the hybrid ``mix``. A long
         document is found by its best passage, by its whole and by its words."""
         vectors, repository = self.storage.vectors, self.storage.repository
         pool = max(4 * k, MIN_POOL)
@@ -180,11 +181,13 @@ class Searcher:
         if lexical is None:
             scores = document_scores(unit_query, matrices, DEFAULT_METHOD)
         else:
-            dense = Method("max_mean_first", {**DEFAULT_METHOD.params, "first": mix.first})
-            best = max(lexical.values(), default=0.0)
-            words = np.array([lexical.get(document_id, 0.0) / best if best > 0 else 0.0
-                              for document_id, *_ in documents], dtype=np.float32)
-            scores = document_scores(unit_query, matrices, dense) + mix.lexical * words
+            dense = Method("max_mean_first", {"alpha": mix.alpha, "first": mix.first})
+            best = max((evidence.best for evidence in lexical.values()), default=0.0)
+            found = [lexical.get(document_id, _NO_WORDS) for document_id, *_ in documents]
+            words = np.array([(e.best, e.first) for e in found], dtype=np.float32).reshape(-1, 2)
+            words = words / best if best > 0 else np.zeros_like(words)
+            scores = (document_scores(unit_query, matrices, dense)
+                      + mix.lexical * words[:, 0] + mix.lexical_first * words[:, 1])
         hits = []
         for position in np.argsort(-scores, kind="stable")[:k]:
             document_id, metadata, chunks, _ = documents[position]
@@ -195,22 +198,51 @@ class Searcher:
             ))
         return hits
 
+    def lexical_evidence(
+        self, info: CollectionInfo, terms: list[str], conditions: Sequence[Condition],
+    ) -> dict[str, LexicalEvidence]:
+        """Per document among the LEXICAL_DOCUMENT_POOL best lexical chunks: its best chunk
+        score and its first chunk's (0 when the first chunk is not among them)."""
+        ranked = self.storage.repository.lexical_chunks(info, terms, LEXICAL_DOCUMENT_POOL,
+                                                        conditions)
+        evidence: dict[str, LexicalEvidence] = {}
+        for hit in self.storage.repository.chunk_hits(ranked):
+            seen = evidence.get(hit.document_id, _NO_WORDS)
+            first = hit.score if hit.chunk.ordinal == 0 else seen.first
+            evidence[hit.document_id] = LexicalEvidence(max(seen.best, hit.score), first)
+        return evidence
+
     def _lexical_documents(
         self, info: CollectionInfo, terms: list[str], k: int, conditions: Sequence[Condition],
-        pool: int = 0, evidence: bool = True,
     ) -> list[Hit]:
-        """Documents ranked by their best lexical chunk among the ``pool`` best chunks."""
-        pool = pool or max(4 * k, MIN_POOL)
-        ranked = self.storage.repository.lexical_chunks(info, terms, pool, conditions)
+        """Documents ranked by their best lexical chunk among the 4 x k best chunks."""
+        ranked = self.storage.repository.lexical_chunks(info, terms, max(4 * k, MIN_POOL),
+                                                        conditions)
         hits: dict[str, Hit] = {}
         for hit in self.storage.repository.chunk_hits(ranked):
             best = hits.get(hit.document_id)
             if best is None:
                 hits[hit.document_id] = Hit(hit.document_id, hit.score, hit.chunk, hit.metadata,
                                             [hit.chunk])
-            elif evidence and len(best.evidence) < EVIDENCE_CHUNKS:
+            elif len(best.evidence) < EVIDENCE_CHUNKS:
                 best.evidence.append(hit.chunk)
         return list(hits.values())[:k]
+
+
+class LexicalEvidence(NamedTuple):
+    """A document's lexical scores: its best chunk's and its first chunk's."""
+
+    best: float
+    first: float
+
+
+_NO_WORDS = LexicalEvidence(0.0, 0.0)
+
+
+def document_mix(query: str) -> DocumentMix:
+    """The hybrid document score for what ``query`` asks: PASSAGE_MIX for a question or a
+    sentence, TOPIC_MIX for a phrase naming what a document is about (embedsvc.intent)."""
+    return PASSAGE_MIX if asks_for_passage(query) else TOPIC_MIX
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

@@ -126,5 +126,9 @@ def test_reload_is_atomic_while_searches_run(client):
     assert (second.catalog.version, third.catalog.version) == (2, 3)
     # Only the renamed titles were embedded again: alt labels and profiles kept their vectors.
     assert second.embedded == len(CATALOG_V2) and second.reused == 8 + 4
-    collections = [info.name for info in client.all_collections()]
-    assert [name for name in collections if name.startswith("titles.jobs.")] == ["titles.jobs.v3"]
+    # Retired versions are dropped; catalog versions are not listed as user collections.
+    assert client.get_collection("titles.jobs.v3").chunk_count > 0
+    for retired in ("titles.jobs.v1", "titles.jobs.v2"):
+        with pytest.raises(NotFound):
+            client.get_collection(retired)
+    assert not any(info.name.startswith("titles.") for info in client.all_collections())

@@ -178,10 +178,14 @@ class SqlRepository:
         return _info(*found)
 
     def list_collections(
-        self, after_id: int = 0, limit: int | None = None, with_counts: bool = False
+        self, after_id: int = 0, limit: int | None = None, with_counts: bool = False,
+        hidden_prefixes: Sequence[str] = (),
     ) -> list[CollectionInfo]:
-        """Collections in id order, counts included in the same query when asked for."""
+        """Collections in id order, counts included in the same query when asked for; names
+        starting with one of ``hidden_prefixes`` are left out in SQL, so pages stay full."""
         query = _collections(with_counts).where(CollectionRow.id > after_id)
+        for prefix in hidden_prefixes:
+            query = query.where(~CollectionRow.name.startswith(prefix, autoescape=True))
         query = query.order_by(CollectionRow.id)
         if limit is not None:
             query = query.limit(limit)
