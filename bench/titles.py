@@ -5,7 +5,7 @@ the pipeline (cleanup + fusion, through Core.normalize_titles with threshold 0),
 pipeline with a model trained by `embedsvc train titles` when --model DIR is given. Also the
 catalog's load time and memory, and normalize's titles per second.
 
-    .venv/bin/python bench/titles.py [--model DIR] [--weights 0.35,0.65]
+    .venv/bin/python bench/titles.py [--model DIR] [--weights 0.3,0.7,1.0]
 """
 
 from __future__ import annotations
@@ -78,45 +78,63 @@ def pipeline(
     return np.array(ranks), len(dev.queries) / (time.perf_counter() - started)
 
 
-def signals_of(dev: DevSet, core: Core, catalog: str):
+def signals_of(dev: DevSet, core: Core, catalog: str) -> list[np.ndarray]:
     """The product's per-entry signals of every query, in batches, joined."""
     parts = [core.titles.signals(catalog, [TitleQuery(q) for q in dev.queries[i:i + 256]])
              for i in range(0, len(dev.queries), 256)]
-    return [np.concatenate([getattr(p, name) for p in parts]) for name in ("lexical", "dense")]
+    return [np.concatenate([getattr(p, name) for p in parts])
+            for name in ("lexical", "dense", "classifier")]
+
+
+LEXICAL_WEIGHTS = (0.0, 0.2, 0.3, 0.4, 1.0)
+CLASSIFIER_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0)
+THRESHOLDS = tuple(np.round(np.arange(0.3, 0.81, 0.05), 2))
 
 
 def tune(sets: list[DevSet], signals: list[list[np.ndarray]], ids: list[str]) -> list[str]:
-    """Recall@1/10 per lexical weight (dense = 1 - it), and the no-match threshold that is
-    right most often when half the queries' own entries are taken out of the catalog."""
-    lines = ["\n| lexical weight | " + " | ".join(f"{d.name} R@1 / R@10" for d in sets) + " |",
-             "|---|" + "---|" * len(sets)]
-    best = (-1.0, 0.0)
-    for weight in np.round(np.arange(0, 1.01, 0.1), 2):
-        cells, r1 = [], 0.0
-        for dev, (lexical, dense) in zip(sets, signals, strict=True):
-            ranks = ranks_of(weight * lexical + (1 - weight) * dense, ids, dev.gold)
-            cells.append(f"{recall(ranks, 1):.3f} / {recall(ranks, 10):.3f}")
-            r1 += recall(ranks, 1)
-        best = max(best, (r1, float(weight)))
-        lines.append(f"| {weight:.1f} | " + " | ".join(cells) + " |")
-    weight = best[1]
-    lines.append(f"\nbest lexical weight: {weight:.1f}")
-    tops, correct, missing = [], [], []
-    for dev, (lexical, dense) in zip(sets, signals, strict=True):
-        fused = weight * lexical + (1 - weight) * dense
+    """Recall@1/5/10 per lexical weight (dense = 1 - it) and classifier weight, and at the
+    default weights the share of right first answers vs. correct "no match" answers per
+    threshold, the latter when the query's own entry is taken out of the similarities."""
+    lines = ["\n| lexical weight | classifier weight | "
+             + " | ".join(f"{d.name} R@1 / R@5 / R@10" for d in sets) + " |",
+             "|---|---|" + "---|" * len(sets)]
+    best = (-1.0, 0.0, 0.0)
+
+    def fuse(lexical_w: float, classifier_w: float, parts: list[np.ndarray]) -> np.ndarray:
+        lexical, dense, classifier = parts
+        total = lexical_w * lexical + (1 - lexical_w) * dense + classifier_w * classifier
+        return total / (1 + classifier_w)
+
+    for classifier_w in CLASSIFIER_WEIGHTS:
+        for lexical_w in LEXICAL_WEIGHTS:
+            cells, r1 = [], 0.0
+            for dev, parts in zip(sets, signals, strict=True):
+                ranks = ranks_of(fuse(lexical_w, classifier_w, parts), ids, dev.gold)
+                cells.append(" / ".join(f"{recall(ranks, k):.3f}" for k in KS))
+                r1 += recall(ranks, 1)
+            best = max(best, (r1, lexical_w, classifier_w))
+            lines.append(f"| {lexical_w:.1f} | {classifier_w:.1f} | " + " | ".join(cells) + " |")
+    lines.append(f"\nbest: lexical weight {best[1]:.1f}, classifier weight {best[2]:.1f}")
+    lexical_w, classifier_w = Weights().lexical, Weights().classifier
+    lines.append(f"thresholds at the defaults: lexical weight {lexical_w:.1f}, "
+                 f"classifier weight {classifier_w:.1f}")
+    # The threshold is on the similarity (the fusion without the classifier), as in normalize:
+    # the first answer is the best-ranked entry whose similarity reaches it.
+    corrects, refusals = {t: [] for t in THRESHOLDS}, {t: [] for t in THRESHOLDS}
+    for dev, parts in zip(sets, signals, strict=True):
+        fused, similar = fuse(lexical_w, classifier_w, parts), fuse(lexical_w, 0.0, parts)
         gold = np.array([ids.index(g) for g in dev.gold])
         rows = np.arange(len(gold))
-        tops.append(fused.max(axis=1))
-        correct.append(fused.argmax(axis=1) == gold)
-        masked = fused.copy()
-        masked[rows, gold] = -np.inf  # the query's own entry is not in the catalog
-        missing.append(masked.max(axis=1))
-    top, right, absent = map(np.concatenate, (tops, correct, missing))
+        others = similar.copy()
+        others[rows, gold] = -np.inf  # the query's own entry is not in the catalog
+        for threshold in THRESHOLDS:
+            first = np.where(similar >= threshold, fused, -np.inf).argmax(axis=1)
+            corrects[threshold].append((first == gold) & (similar[rows, gold] >= threshold))
+            refusals[threshold].append(others.max(axis=1) < threshold)
     lines += ["", "| threshold | matched and right | no match where the entry is missing |",
               "|---|---|---|"]
-    for threshold in np.round(np.arange(0.3, 0.81, 0.05), 2):
-        kept = (top >= threshold) & right
-        refused = absent < threshold
+    for threshold in THRESHOLDS:
+        kept, refused = np.concatenate(corrects[threshold]), np.concatenate(refusals[threshold])
         lines.append(f"| {threshold:.2f} | {kept.mean():.3f} | {refused.mean():.3f} |")
     return lines
 
@@ -130,7 +148,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="a model dir from `embedsvc train titles`")
     parser.add_argument("--trained-only", action="store_true",
                         help="with --model: only the trained model's rows")
-    parser.add_argument("--weights", default="", help="lexical,dense to try instead")
+    parser.add_argument("--weights", default="", help="lexical,dense,classifier to try instead")
     args = parser.parse_args()
     sets, _ = dev_sets()
     results, found = {}, []
@@ -139,8 +157,8 @@ def main() -> None:
         models = {"trained": args.model} if args.model else {}
         core = Core(Settings(data_dir=Path(tmp), models=models))
         if args.weights:
-            lexical, dense = map(float, args.weights.split(","))
-            core.titles.weights = Weights(lexical=lexical, dense=dense)
+            lexical, dense, classifier = map(float, args.weights.split(","))
+            core.titles.weights = Weights(lexical=lexical, dense=dense, classifier=classifier)
         cache = EmbeddingCache(core.models.get())  # type: ignore[arg-type]
         entries = [entry_of(record, "") for record in sets[0].catalog]
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

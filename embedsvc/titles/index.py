@@ -1,5 +1,6 @@
 """A catalog version in memory: its labels as cleaned text, which entries each label names,
-their vectors (read from SQL, where the collection keeps them) and the n-gram index."""
+their vectors (read from SQL, where the collection keeps them), the n-gram index and the entry
+classifier fitted on those vectors."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedsvc.ports import Encoder
+from embedsvc.titles.classifier import EntryClassifier
 from embedsvc.titles.cleanup import clean_title
 from embedsvc.titles.lexical import CharNgramIndex
 from embedsvc.titles.types import CatalogEntry, CatalogInfo
@@ -77,6 +79,7 @@ class LiveCatalog:
     profile_entries: np.ndarray  # entry positions with a profile, in profile_vectors' order
     profile_vectors: np.ndarray
     lexical: CharNgramIndex
+    classifier: EntryClassifier | None
     _readers: int = 0
     _idle: threading.Condition = field(default_factory=threading.Condition)
 

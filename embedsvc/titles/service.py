@@ -7,10 +7,13 @@ content hash. The live version is a row in ``title_catalogs``: a reload builds v
 beside it, switches the row in one transaction, and drops version N once no request uses it.
 
 Scoring, per entry (its best label): ``lexical_weight x char n-gram cosine + dense_weight x
-embedding cosine``; skills and a description, when a query has them, add ``evidence_weight x``
-their cosine to the entry's labels or its own skills and description, and the sum is divided
-by the weights used, so scores stay in [0, 1] and one threshold fits both. Below the threshold
-there is no match. The weights are the ones measured best on the dev sets (bench/titles.py).
+embedding cosine + classifier_weight x`` the probability that the entry classifier (fitted on
+the catalog's label vectors) gives it; skills and a description, when a query has them, add
+``evidence_weight x`` their cosine to the entry's labels or its own skills and description, and
+the sum is divided by the weights used, so scores stay in [0, 1]. An entry whose similarity
+(the same fusion without the classifier) is below the threshold is not answered, and a query
+with none above it gets "no match". The weights are the ones measured best on the dev sets
+(bench/titles.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +34,7 @@ from embedsvc.services.documents import Documents, prepare
 from embedsvc.storage import Storage
 from embedsvc.storage.sql.titles import TitleCatalogStore
 from embedsvc.titles.catalog import validate_entries
+from embedsvc.titles.classifier import EntryClassifier
 from embedsvc.titles.cleanup import STEPS, clean_title
 from embedsvc.titles.index import (
     LABEL_PREFIX,
@@ -64,8 +68,9 @@ class Weights:
 
     lexical: float = 0.3
     dense: float = 0.7
+    classifier: float = 1.0
     evidence: float = 0.5
-    threshold: float = 0.45
+    threshold: float = 0.45  # on the similarity, the fusion without the classifier
     pool: int = 10  # a signal "found" an entry that is in its own top ``pool``
 
 
@@ -77,6 +82,7 @@ class Signals:
     cleaned: list[CleanTitle]
     lexical: np.ndarray
     dense: np.ndarray
+    classifier: np.ndarray  # zeros when the version has no classifier
     evidence: np.ndarray
     has_evidence: np.ndarray  # per query
     labels: np.ndarray  # (queries, labels): lexical and dense fused, to name the best label
@@ -84,8 +90,10 @@ class Signals:
     def fused(self, w: Weights) -> np.ndarray:
         """The weighted mean of the signals a query has: scores stay in [0, 1]."""
         evidence = w.evidence * self.has_evidence
-        total = w.lexical * self.lexical + w.dense * self.dense + evidence[:, None] * self.evidence
-        return total / (w.lexical + w.dense + evidence)[:, None]
+        classifier = w.classifier if self.live.classifier is not None else 0.0
+        total = (w.lexical * self.lexical + w.dense * self.dense
+                 + classifier * self.classifier + evidence[:, None] * self.evidence)
+        return total / (w.lexical + w.dense + classifier + evidence)[:, None]
 
 
 class TitleNormalizer:
@@ -156,25 +164,30 @@ class TitleNormalizer:
         self, catalog: str, queries: Sequence[TitleQuery], k: int = 10, cleanup: bool = True,
         threshold: float | None = None,
     ) -> list[Normalized]:
-        """The top-k entries for each query, best first; [] where none reaches the threshold
-        (None = the default, 0 = always answer)."""
+        """The top-k entries for each query, best first, among those whose similarity (the
+        fusion without the classifier) reaches the threshold; [] where none does (None = the
+        default, 0 = always answer). The classifier ranks but does not vouch: its
+        probabilities sum to 1 whatever the query, so they cannot say that nothing is close."""
         self._validate(queries, k, threshold)
         threshold = self.weights.threshold if threshold is None else threshold
         signals = self.signals(catalog, queries, cleanup)
         live, w = signals.live, self.weights
         total = signals.fused(w)
+        close = signals.fused(replace(w, classifier=0.0)) >= threshold
         answers = []
         for row, (query, clean) in enumerate(zip(queries, signals.cleaned, strict=True)):
             tops = {name: set(_top(scores[row], w.pool)) for name, scores in
                     (("lexical", signals.lexical), ("dense", signals.dense),
-                     ("evidence", signals.evidence))}
+                     ("classifier", signals.classifier), ("evidence", signals.evidence))}
             with_evidence = bool(signals.has_evidence[row])
             candidates = []
-            for position in _top(total[row], k):
-                score = float(total[row, position])
-                if score < threshold:
+            for position in _top(np.where(close[row], total[row], -np.inf), k):
+                if not close[row, position]:
                     break
+                score = float(total[row, position])
                 found = [name for name in ("lexical", "dense") if position in tops[name]]
+                if live.classifier is not None and position in tops["classifier"]:
+                    found.append("classifier")
                 if with_evidence and position in tops["evidence"]:
                     found.append("skills" if query.skills else "description")
                 entry = live.entries[position]
@@ -195,27 +208,30 @@ class TitleNormalizer:
         steps = STEPS if cleanup else ()
         cleaned = [clean_title(query.title, steps) for query in queries]
         with self._acquire(catalog).reading() as live:
-            lexical, dense, evidence, labels = self._signals(
+            lexical, dense, classifier, evidence, labels = self._signals(
                 live, queries, [c.text for c in cleaned]
             )
         has_evidence = np.array([_evidence_text(q) != "" for q in queries])
-        return Signals(live, cleaned, lexical, dense, evidence, has_evidence, labels)
+        return Signals(live, cleaned, lexical, dense, classifier, evidence, has_evidence, labels)
 
     def _signals(
         self, live: LiveCatalog, queries: Sequence[TitleQuery], texts: list[str]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-entry lexical, dense and evidence scores, (queries, entries) each, and the
-        fused score of every label, (queries, labels)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-entry lexical, dense, classifier and evidence scores, (queries, entries) each,
+        and the fused score of every label, (queries, labels)."""
         info, encoder = live.collection, live.encoder
         encode = lambda batch: encoder.encode(  # noqa: E731
             batch, info.profile, normalize=True, prompt=info.query_prompt, interactive=True
         )
         lexical_labels = live.lexical.scores(texts)
-        dense_labels = encode(texts) @ live.label_vectors.T
+        vectors = encode(texts)
+        dense_labels = vectors @ live.label_vectors.T
         w = self.weights
         labels = w.lexical * lexical_labels + w.dense * dense_labels
         lexical = live.labels.per_entry(lexical_labels)
         dense = live.labels.per_entry(dense_labels)
+        classifier = (live.classifier.probabilities(vectors) if live.classifier is not None
+                      else np.zeros_like(dense))
         evidence = np.zeros_like(dense)
         rows = [row for row, query in enumerate(queries) if _evidence_text(query)]
         if rows:
@@ -227,7 +243,7 @@ class TitleNormalizer:
                     scores[:, live.profile_entries], own
                 )
             evidence[rows] = scores
-        return lexical, dense, evidence, labels
+        return lexical, dense, classifier, evidence, labels
 
     @staticmethod
     def _best_label(live: LiveCatalog, label_scores: np.ndarray, position: int) -> str:
@@ -273,8 +289,11 @@ class TitleNormalizer:
                 "some labels; load the catalog again"
             ) from None
         profile_entries = np.array(profiled, dtype=np.int64)
+        classifier = EntryClassifier.fit(label_vectors, labels.pair_labels, labels.pair_entries,
+                                         len(entries))
         return LiveCatalog(catalog, info, encoder, entries, labels, label_vectors,
-                           profile_entries, profile_vectors, CharNgramIndex(labels.texts))
+                           profile_entries, profile_vectors, CharNgramIndex(labels.texts),
+                           classifier)
 
     def _write(
         self, info: CollectionInfo, current: CatalogInfo | None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -62,8 +62,8 @@ def train_titles(
     window = model.max_seq_length
     model.max_seq_length = min(max_tokens, window)
     examples = [InputExample(texts=[anchor, positive]) for anchor, positive in pairs]
-    loader = DataLoader(examples, batch_size=min(batch_size, len(examples)), shuffle=True,
-                        drop_last=True)
+    loader = DataLoader(examples,  # type: ignore[arg-type]
+                        batch_sampler=DistinctBatches(pairs, min(batch_size, len(pairs)), seed))
     loss = MultipleNegativesRankingLoss(model)
     if matryoshka:
         width = int(model.get_embedding_dimension())
@@ -80,3 +80,37 @@ def train_titles(
     model.max_seq_length = window
     model.save(str(out_dir))
     return out_dir
+
+
+class DistinctBatches:
+    """Batches of pair indices in which no text appears twice, reshuffled on every pass.
+
+    Many alt labels share their entry's title; a batch that held one title twice would make it
+    the negative of its own positive. Each pair goes to the first batch being filled that lacks
+    its texts (a new one if none), so every pair is used once per pass and a pass always ends.
+    """
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], batch_size: int, seed: int) -> None:
+        self.texts = [{text.strip().lower() for text in pair} for pair in pairs]
+        self.batch_size = batch_size
+        self.rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return max(len(self.texts) // self.batch_size, 1)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.texts)))
+        self.rng.shuffle(order)
+        filling: list[tuple[list[int], set[str]]] = []
+        for position in order:
+            own = self.texts[position]
+            target = next((batch for batch in filling if not own & batch[1]), None)
+            if target is None:
+                target = ([], set())
+                filling.append(target)
+            target[0].append(position)
+            target[1].update(own)
+            if len(target[0]) == self.batch_size:
+                filling.remove(target)
+                yield target[0]
+        yield from (batch for batch, _ in filling if len(batch) > 1)

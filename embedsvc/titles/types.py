@@ -47,7 +47,8 @@ class CleanTitle:
 @dataclass(frozen=True)
 class TitleCandidate:
     """A catalog entry for a query: its score, the label that matched best, the signals that
-    found it (lexical, dense, skills, description) and each signal's score."""
+    found it (lexical, dense, classifier, skills, description) and the lexical, dense and
+    evidence scores."""
 
     id: str
     title: str

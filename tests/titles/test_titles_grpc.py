@@ -1,8 +1,10 @@
-"""NormalizeTitles end to end over gRPC against a real server process: load, normalize with and
-without skills, no-match answers, reloads while searches run, bad input."""
+"""NormalizeTitles end to end over gRPC against a real server process, on SQLite and on
+PostgreSQL: load, normalize with and without skills, no-match answers, reloads while searches
+run, bad input."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import grpc
@@ -10,15 +12,20 @@ import pytest
 
 from embedsvc.errors import InvalidArgument, NotFound
 from embedsvc.titles.types import CatalogEntry, TitleQuery
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, postgres_schema
 from tests.titles.conftest import CATALOG_V1, CATALOG_V2
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = ServerProcess(tmp_path_factory.mktemp("titles") / "data").start()
-    yield process
-    process.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory):
+    """One server per store: catalogs, their versions and vectors live in its SQL."""
+    with contextlib.ExitStack() as stack:
+        url = ""
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        process = ServerProcess(tmp_path_factory.mktemp("titles") / "data", url).start()
+        stack.callback(process.stop)
+        yield process
 
 
 @pytest.fixture(scope="module")
