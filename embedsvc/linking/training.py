@@ -62,27 +62,24 @@ def read_mentions(path: Path, known: Callable[[str], bool]) -> list[TrainingMent
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"{path.name} line {number}"
+        where, at = f"{path.name} line {number}", f"mentions:{number}"
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidArgument(f"{where}: not JSON ({error.msg})", f"mentions:{number}") from None
+            raise InvalidArgument(f"{where}: not JSON ({error.msg})", at) from None
         if not isinstance(value, dict):
-            raise InvalidArgument(f"{where}: expected a JSON object", f"mentions:{number}")
+            raise InvalidArgument(f"{where}: expected a JSON object", at)
         mention, concept_id = value.get("mention"), value.get("concept_id")
         context = value.get("context", "")
-        if not isinstance(mention, str) or not mention.strip():
-            raise InvalidArgument(f"{where}: \"mention\" must be a non-empty string",
-                                  f"mentions:{number}")
-        if not isinstance(concept_id, str) or not concept_id:
-            raise InvalidArgument(f"{where}: \"concept_id\" must be a non-empty string",
-                                  f"mentions:{number}")
+        for key, good in (("mention", isinstance(mention, str) and mention.strip()),
+                          ("concept_id", isinstance(concept_id, str) and concept_id)):
+            if not good:
+                raise InvalidArgument(f'{where}: "{key}" must be a non-empty string', at)
         if not isinstance(context, str):
-            raise InvalidArgument(f"{where}: \"context\" must be a string", f"mentions:{number}")
+            raise InvalidArgument(f'{where}: "context" must be a string', at)
         if not known(concept_id):
             raise InvalidArgument(
-                f"{where}: concept_id {concept_id!r} is not in the terminology",
-                f"mentions:{number}",
+                f"{where}: concept_id {concept_id!r} is not in the terminology", at
             )
         found.append(TrainingMention(Mention(mention.strip(), context), concept_id, number))
     if not found:
