@@ -39,7 +39,7 @@ def trained(tmp_path_factory, encoder) -> tuple[Path, Path]:
     out = folder / "reranker"
     done = run("train", "linker", "--kb", "med", "--mentions", str(mentions), "--out", str(out),
                "--data-dir", str(data), "--steps", "3", "--negatives", "3",
-               "--mentions-per-step", "2")
+               "--mentions-per-step", "2", "--train-layers", "1")
     assert done.returncode == 0, done.stderr
     assert "re-ranker saved" in done.stderr
     return data, out
@@ -61,7 +61,7 @@ def test_training_writes_a_model_dir_that_says_how_it_was_trained(trained):
     _, reranker = trained
     about = json.loads((reranker / "linker.json").read_text())
     assert about["kb"] == "med" and about["mentions"] == 4 and about["steps"] == 3
-    assert about["negatives"] == 3 and about["lists"] == 4
+    assert about["negatives"] == 3 and about["lists"] == 4 and about["train_layers"] == 1
     assert (reranker / "config.json").is_file()
 
 

@@ -169,6 +169,9 @@ def train_linker(
     rank_regularization: Annotated[float, typer.Option(
         help="Weight of the L2 pull toward the generators' scores (xMEN's lambda)"
     )] = 1.0,
+    train_layers: Annotated[int, typer.Option(
+        help="Train only the top N transformer layers and the head (0 = all)"
+    )] = 0,
     base: Annotated[str, typer.Option(help="Base model dir or package ('' = bundled)")] = "",
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
 ) -> None:
@@ -183,7 +186,8 @@ def train_linker(
             path = train(
                 core.linking, kb, mentions_file, out, negatives, steps=steps,
                 mentions_per_step=mentions_per_step, learning_rate=learning_rate,
-                rank_regularization=rank_regularization, base_model=base, seed=seed,
+                rank_regularization=rank_regularization, train_layers=train_layers,
+                base_model=base, seed=seed,
             )
     except EmbedsvcError as error:
         _fail(error)

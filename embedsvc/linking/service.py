@@ -186,19 +186,21 @@ class Linking:
         return results
 
     def _reranker(self, index: VersionedIndex) -> reranker.Reranker:
-        if not index.info.reranker:
+        """The version's re-ranker, else the one the settings name for the terminology."""
+        path = index.info.reranker or self.settings.link_rerankers.get(index.info.name, "")
+        if not path:
             raise InvalidArgument(
                 f"terminology {index.info.name!r} has no re-ranker; train one with `embedsvc "
                 f"train linker --kb {index.info.name} --mentions FILE --out DIR`, then load "
-                "the terminology with `embedsvc link load FILE --kb NAME --reranker DIR`, or "
-                "link without rerank", "rerank",
+                "the terminology with `embedsvc link load FILE --kb NAME --reranker DIR` (or "
+                "name it in the link_rerankers setting), or link without rerank", "rerank",
             )
         try:
-            return self.rerankers.get(index.info.reranker)
+            return self.rerankers.get(path)
         except InvalidArgument:
             raise FailedPrecondition(
-                f"the re-ranker {index.info.reranker!r} of terminology {index.info.name!r} is "
-                "gone or damaged; load the terminology again with --reranker DIR"
+                f"the re-ranker {path!r} of terminology {index.info.name!r} is gone or "
+                "damaged; load the terminology again with --reranker DIR"
             ) from None
 
     @staticmethod

@@ -131,13 +131,25 @@ def new_cross_encoder(base_model: str):
     return model
 
 
+def freeze_below(model, train_layers: int) -> None:
+    """Train only the top ``train_layers`` transformer layers and the head (xMEN's
+    train_layers): the backward pass stops there, which roughly halves a CPU step."""
+    layers = model.model.base_model.encoder.layer
+    if not train_layers or train_layers >= len(layers):
+        return
+    model.model.base_model.embeddings.requires_grad_(False)
+    for layer in layers[:len(layers) - train_layers]:
+        layer.requires_grad_(False)
+
+
 def fit(
     lists: Sequence[CandidateList], out_dir: Path, base_model: str = "", steps: int = 0,
     mentions_per_step: int = 4, learning_rate: float = 3e-5, rank_regularization: float = 1.0,
-    seed: int = 0, about: dict | None = None,
+    train_layers: int = 0, seed: int = 0, about: dict | None = None,
 ) -> Path:
     """Train on the candidate lists for ``steps`` optimizer steps (0 = one pass), save the
-    model and ``linker.json`` into ``out_dir``."""
+    model and ``linker.json`` into ``out_dir``. ``train_layers`` > 0 trains only the top
+    layers."""
     from transformers import get_linear_schedule_with_warmup
 
     if not lists:
@@ -145,14 +157,18 @@ def fit(
             "no training mention has a negative candidate; the terminology needs at least 2 "
             "concepts", "mentions",
         )
-    if steps < 0 or mentions_per_step < 1 or learning_rate <= 0 or rank_regularization < 0:
-        raise InvalidArgument("steps must be >= 0, mentions_per_step >= 1, learning_rate > 0 "
-                              "and rank_regularization >= 0")
+    if (steps < 0 or mentions_per_step < 1 or learning_rate <= 0 or rank_regularization < 0
+            or train_layers < 0):
+        raise InvalidArgument("steps and train_layers must be >= 0, mentions_per_step >= 1, "
+                              "learning_rate > 0 and rank_regularization >= 0")
     random.seed(seed)
     torch.manual_seed(seed)
     model = new_cross_encoder(base_model)
+    freeze_below(model, train_layers)
     steps = steps or math.ceil(len(lists) / mentions_per_step)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=learning_rate
+    )
     schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
     order = random.Random(seed)
     queue: list[CandidateList] = []
@@ -192,7 +208,8 @@ def fit(
         **(about or {}), "base_model": base_model or "bundled", "lists": len(lists),
         "steps": steps, "mentions_per_step": mentions_per_step,
         "learning_rate": learning_rate, "rank_regularization": rank_regularization,
-        "seed": seed, "seconds": round(time.perf_counter() - started, 1),
+        "train_layers": train_layers, "seed": seed,
+        "seconds": round(time.perf_counter() - started, 1),
         "final_loss": round(sum(recent) / len(recent), 4),
     }, indent=1) + "\n")
     return out_dir
