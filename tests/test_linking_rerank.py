@@ -173,3 +173,16 @@ def test_rerank_over_grpc_and_the_cli(trained, server_factory, tmp_path: Path):
         assert not line["nil"]
     refused = run("link", "mentions", "x", "--kb", "med", "--rerank", "--server", server.target)
     assert refused.returncode == 2 and "train linker" in refused.stderr
+
+
+def test_a_setting_names_the_reranker_of_a_kb_loaded_without_one(trained, encoder,
+                                                                  tmp_path: Path):
+    _, reranker = trained
+    core = Core(Settings(data_dir=tmp_path / "data", link_rerankers={"plain": str(reranker)}),
+                encoder)
+    try:
+        core.load_knowledge_base("plain", JSONL, "jsonl")
+        [linked] = core.link_entities("plain", ["diabetes"], k=10, rerank=True)
+        assert math.isclose(sum(c.score for c in linked.candidates), 1.0, rel_tol=1e-5)
+    finally:
+        core.close()
