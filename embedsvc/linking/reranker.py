@@ -3,6 +3,10 @@
 gives one logit per pair. A softmax over one mention's candidate list makes the scores a
 distribution over that list, so a threshold on the best one is a NIL rule.
 
+The logit is a correction on top of the generators: scale * fused score + cross-encoder output.
+An untrained cross-encoder therefore keeps the ensemble's order, and xMEN's rank regularization
+(the distance between the logits and the generator scores) is the size of the correction.
+
 A re-ranker is a model directory written by `embedsvc train linker`: a sentence-transformers
 CrossEncoder (num_labels=1) plus ``linker.json``, which says how it was trained.
 """
@@ -80,14 +84,16 @@ class Reranker:
                                   activation_fn=nn.Identity())
         self._lock = threading.Lock()
 
-    def logits(self, mention: str, candidates: Sequence[str]) -> np.ndarray:
+    def logits(self, mention: str, candidates: Sequence[str],
+               generator_scores: Sequence[float]) -> np.ndarray:
         """One logit per candidate text for the marked mention."""
         with self._lock:
             scores = self.model.predict(
                 [(mention, candidate) for candidate in candidates], batch_size=64,
                 show_progress_bar=False, convert_to_numpy=True,
             )
-        return np.asarray(scores, dtype=np.float64).reshape(-1)
+        correction = np.asarray(scores, dtype=np.float64).reshape(-1)
+        return self.trained["generator_scale"] * np.asarray(generator_scores) + correction
 
 
 class Rerankers:

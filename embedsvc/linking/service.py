@@ -41,7 +41,8 @@ GENERATOR_POOL = 64
 DENSE_ALIASES_PER_CONCEPT = 2
 # A query whose version two reloads replaced and removed meanwhile starts over on the new one.
 RETRIES_ON_RELOAD = 3
-# The re-ranker reads this many fused candidates (at least k) and scores them as one list.
+# The re-ranker reads this many fused candidates and scores them as one list; any beyond it
+# (k > 32) follow in fused order with probability 0.
 RERANK_POOL = 32
 
 
@@ -156,7 +157,6 @@ class Linking:
         ]
         queries = texts + [e for e in expansions if e]
         pool = max(k, GENERATOR_POOL)
-        listed = max(k, RERANK_POOL) if cross_encoder else k
         found: dict[str, list[list[tuple[int, float, int]]]] = {}
         if "sparse" in chosen:
             found["sparse"] = self._sparse(index, queries, pool)
@@ -172,9 +172,12 @@ class Linking:
                 name: [hit for row in rows for hit in per_query[row]]
                 for name, per_query in found.items()
             }
-            fused = fuse(ranked, listed)
+            fused = fuse(ranked, max(k, RERANK_POOL) if cross_encoder else k)
             if cross_encoder and fused:
-                fused = self._rerank(cross_encoder, index, text, mentions[position], fused)[:k]
+                fused = self._rerank(cross_encoder, index, text, mentions[position],
+                                     fused[:RERANK_POOL])[:k] + [
+                    (c, 0.0, sources, alias) for c, _, sources, alias in fused[RERANK_POOL:k]
+                ]
             candidates = [
                 Candidate(index.ids[c], index.names[c], score, sources, index.aliases[alias])
                 for c, score, sources, alias in fused
@@ -211,7 +214,8 @@ class Linking:
         """The fused list re-ordered by the cross-encoder; scores are its softmax."""
         marked = reranker.mention_text(text, mention.context, mention.start, mention.end)
         logits = cross_encoder.logits(
-            marked, [reranker.concept_text(index.concept_names(c)) for c, *_ in fused]
+            marked, [reranker.concept_text(index.concept_names(c)) for c, *_ in fused],
+            [score for _, score, *_ in fused],
         )
         probabilities = reranker.softmax(logits)
         order = sorted(range(len(fused)), key=lambda i: (-probabilities[i], i))

@@ -4,10 +4,11 @@ Each training mention's list is its gold concept plus hard negatives: the other 
 of the terminology's own generators (the fused ensemble), so the model learns exactly the
 confusions it will be asked to resolve. The loss is listwise, a softmax cross-entropy over the
 list, plus xMEN's rank regularization: lambda times the L2 distance between the list's logits and
-the generators' scores, which keeps the re-ranker near the generators' ranking when the few
-training mentions do not say otherwise. No cross-encoder ships in any package: the model starts
-from the bundled MiniLM weights with a fresh one-logit head and the [START]/[END] markers as
-new tokens.
+the (scaled) generators' scores. The logits are scale * generator score + the cross-encoder's
+output (see reranker.py), so the regularizer is the size of the correction, and the re-ranker
+starts from the ensemble's order and leaves it only where the training mentions say so. No
+cross-encoder ships in any package: the model starts from the bundled MiniLM weights with a
+fresh one-logit head and the [START]/[END] markers as new tokens.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from embedsvc.linking.versions import VersionedIndex
 log = logging.getLogger(__name__)
 # Mentions per link request while mining negatives.
 MINING_BATCH = 64
+# Start of the learned factor on the generators' scores: fused cosines differ by hundredths.
+INITIAL_SCALE = 20.0
+SCALE_LEARNING_RATE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class TrainingMention:
 @dataclass(frozen=True)
 class CandidateList:
     """One mention marked in its context, the candidates' texts (gold first) and the
-    generators' scores for them (0 for a gold concept they missed)."""
+    generators' scores for them."""
 
     mention: str
     candidates: list[str]
@@ -91,30 +95,33 @@ def candidate_lists(
     index: VersionedIndex, mentions: Sequence[TrainingMention], linked: Sequence[Linked],
     negatives: int,
 ) -> list[CandidateList]:
-    """Gold plus the generators' best ``negatives`` other concepts, for each mention."""
+    """Gold plus the generators' best ``negatives`` other concepts, for each mention whose
+    gold the generators found (the re-ranker only re-orders what they find)."""
     position = {concept_id: p for p, concept_id in enumerate(index.ids)}
     lists = []
     for item, answer in zip(mentions, linked, strict=True):
         found = {c.concept_id: c.score for c in answer.candidates}
         others = [c for c in answer.candidates if c.concept_id != item.concept_id][:negatives]
-        if not others:
+        if not others or item.concept_id not in found:
             continue
         ids = [item.concept_id, *(c.concept_id for c in others)]
         lists.append(CandidateList(
             reranker.mention_text(item.mention.text, item.mention.context),
             [reranker.concept_text(index.concept_names(position[c])) for c in ids],
-            [found.get(c, 0.0) for c in ids],
+            [found[c] for c in ids],
         ))
     return lists
 
 
-def listwise_loss(logits: torch.Tensor, generator_scores: torch.Tensor,
-                  rank_regularization: float) -> torch.Tensor:
-    """Cross-entropy of the gold (position 0) over the list, plus lambda * ||logits - scores||."""
+def listwise_loss(correction: torch.Tensor, generator_scores: torch.Tensor,
+                  scale: torch.Tensor, rank_regularization: float) -> torch.Tensor:
+    """Cross-entropy of the gold (position 0) over the list's logits, scale * scores +
+    correction, plus lambda * ||logits - scale * scores||."""
     gold = torch.zeros(1, dtype=torch.long)
+    logits = scale * generator_scores + correction
     loss = torch.nn.functional.cross_entropy(logits.unsqueeze(0), gold)
     if rank_regularization:
-        loss = loss + rank_regularization * torch.linalg.vector_norm(logits - generator_scores)
+        loss = loss + rank_regularization * torch.linalg.vector_norm(correction)
     return loss
 
 
@@ -154,8 +161,8 @@ def fit(
 
     if not lists:
         raise InvalidArgument(
-            "no training mention has a negative candidate; the terminology needs at least 2 "
-            "concepts", "mentions",
+            "no training mention has its concept and another among the generators' "
+            "candidates; the terminology needs at least 2 concepts", "mentions",
         )
     if (steps < 0 or mentions_per_step < 1 or learning_rate <= 0 or rank_regularization < 0
             or train_layers < 0):
@@ -166,9 +173,11 @@ def fit(
     model = new_cross_encoder(base_model)
     freeze_below(model, train_layers)
     steps = steps or math.ceil(len(lists) / mentions_per_step)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=learning_rate
-    )
+    log_scale = torch.nn.Parameter(torch.tensor(math.log(INITIAL_SCALE)))
+    optimizer = torch.optim.AdamW([
+        {"params": [p for p in model.parameters() if p.requires_grad], "lr": learning_rate},
+        {"params": [log_scale], "lr": SCALE_LEARNING_RATE, "weight_decay": 0.0},
+    ])
     schedule = get_linear_schedule_with_warmup(optimizer, max(1, steps // 10), steps)
     order = random.Random(seed)
     queue: list[CandidateList] = []
@@ -188,7 +197,7 @@ def fit(
             size = len(item.candidates)
             loss = loss + listwise_loss(
                 logits[offset:offset + size], torch.tensor(item.generator_scores),
-                rank_regularization,
+                log_scale.exp(), rank_regularization,
             )
             offset += size
         loss = loss / len(batch)
@@ -209,6 +218,7 @@ def fit(
         "steps": steps, "mentions_per_step": mentions_per_step,
         "learning_rate": learning_rate, "rank_regularization": rank_regularization,
         "train_layers": train_layers, "seed": seed,
+        "generator_scale": round(float(log_scale.exp()), 4),
         "seconds": round(time.perf_counter() - started, 1),
         "final_loss": round(sum(recent) / len(recent), 4),
     }, indent=1) + "\n")
