@@ -212,6 +212,7 @@ def main() -> None:
                         help="folder of re-rankers by set (hpo, go, crosslingual)")
     parser.add_argument("--stores", type=Path, default=None,
                         help="reuse the data dirs bench/train_linker.sh loaded (model e5)")
+    parser.add_argument("--sets", default="", help="with --stores: only these (hpo,go,...)")
     parser.add_argument("--skip-large", action="store_true", help="skip the 62k-concept KB")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "linking.json")
@@ -224,6 +225,8 @@ def main() -> None:
     if args.stores:
         for dev in devs:
             store = args.stores / f"store-{dev.slug}"
+            if args.sets and dev.slug not in args.sets.split(","):
+                continue
             if (store / "loaded.jsonl").read_text() != dev.jsonl():
                 sys.exit(f"{store} holds another KB than these set arguments build")
             reranker = reranker_of(dev, "e5", args.rerankers)

@@ -218,7 +218,7 @@ def fit(
         "steps": steps, "mentions_per_step": mentions_per_step,
         "learning_rate": learning_rate, "rank_regularization": rank_regularization,
         "train_layers": train_layers, "seed": seed,
-        "generator_scale": round(float(log_scale.exp()), 4),
+        "generator_scale": round(log_scale.exp().item(), 4),
         "seconds": round(time.perf_counter() - started, 1),
         "final_loss": round(sum(recent) / len(recent), 4),
     }, indent=1) + "\n")
