@@ -11,7 +11,7 @@
 # average 13, one of 2 x 8 with the top 2 layers a few seconds. Does nothing for a set whose
 # re-ranker exists; delete it to retrain.
 #
-#   STEPS=120 NEG=7 MPS=2 LAYERS=2 LR=1e-4 LAMBDA=1.0 OUT=bench/.cache/rerankers \
+#   STEPS=120 NEG=7 MPS=2 LAYERS=2 LR=1e-4 LAMBDA=0.1 OUT=bench/.cache/rerankers \
 #       bench/train_linker.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ NEG=${NEG:-7}
 MPS=${MPS:-2}
 LAYERS=${LAYERS:-2}
 LR=${LR:-1e-4}
-LAMBDA=${LAMBDA:-1.0}
+LAMBDA=${LAMBDA:-0.1}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 .venv/bin/python bench/_linking_sets.py "$DATA/sets"

@@ -168,7 +168,7 @@ def train_linker(
     learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 3e-5,
     rank_regularization: Annotated[float, typer.Option(
         help="Weight of the L2 pull toward the generators' scores (xMEN's lambda)"
-    )] = 1.0,
+    )] = 0.1,
     train_layers: Annotated[int, typer.Option(
         help="Train only the top N transformer layers and the head (0 = all)"
     )] = 0,

@@ -151,7 +151,7 @@ def freeze_below(model, train_layers: int) -> None:
 
 def fit(
     lists: Sequence[CandidateList], out_dir: Path, base_model: str = "", steps: int = 0,
-    mentions_per_step: int = 4, learning_rate: float = 3e-5, rank_regularization: float = 1.0,
+    mentions_per_step: int = 4, learning_rate: float = 3e-5, rank_regularization: float = 0.1,
     train_layers: int = 0, seed: int = 0, about: dict | None = None,
 ) -> Path:
     """Train on the candidate lists for ``steps`` optimizer steps (0 = one pass), save the
