@@ -8,8 +8,8 @@
 # negatives from the fused generators, MPS lists a step, listwise cross-entropy plus rank
 # regularization LAMBDA, only the top LAYERS transformer layers trained. Capped for a shared
 # 2-core CPU: a step of 4 lists x 16 candidates with every layer trained took about 14 s at load
-# average 13, one of 2 x 8 with the top 2 layers a few seconds. Does nothing for a set whose
-# re-ranker exists; delete it to retrain.
+# average 13; with 2 x 8 and the top 2 layers, 120 steps took 23-138 s as the load varied.
+# Does nothing for a set whose re-ranker exists; delete it to retrain.
 #
 #   STEPS=120 NEG=7 MPS=2 LAYERS=2 LR=1e-4 LAMBDA=0.1 OUT=bench/.cache/rerankers \
 #       bench/train_linker.sh

@@ -140,7 +140,7 @@ def new_cross_encoder(base_model: str):
 
 def freeze_below(model, train_layers: int) -> None:
     """Train only the top ``train_layers`` transformer layers and the head (xMEN's
-    train_layers): the backward pass stops there, which roughly halves a CPU step."""
+    train_layers): the backward pass stops there, so a CPU step costs less."""
     layers = model.model.base_model.encoder.layer
     if not train_layers or train_layers >= len(layers):
         return
