@@ -364,9 +364,10 @@ from embedsvc.titles.cli import titles_app, train_titles  # noqa: E402
 app.add_typer(titles_app, name="titles")
 train_app.command("titles")(train_titles)
 
-from embedsvc.linking.cli import link_app  # noqa: E402
+from embedsvc.linking.cli import link_app, train_linker  # noqa: E402
 
 app.add_typer(link_app, name="link")
+train_app.command("linker")(train_linker)
 
 
 def main() -> None:

@@ -404,12 +404,14 @@ class _Api:
 
     def load_knowledge_base(
         self, kb: str, content: str, source_format: str = "", model: str = "",
-        filename: str = "", timeout: float = 3600.0,
+        filename: str = "", reranker: str = "", timeout: float = 3600.0,
     ) -> KnowledgeBaseInfo:
         """Load a terminology (its file's text) as a new version of ``kb``; every alias is
-        embedded, so this waits up to ``timeout`` seconds, not the client's default."""
+        embedded, so this waits up to ``timeout`` seconds, not the client's default.
+        ``reranker`` is a re-ranker directory on the server's machine."""
         request = linking_pb2.LoadKnowledgeBaseRequest(
-            kb=kb, content=content, format=source_format, model=model, filename=filename
+            kb=kb, content=content, format=source_format, model=model, filename=filename,
+            reranker=reranker,
         )
         return self._call(self.linking.LoadKnowledgeBase, request, wire.kb_in, timeout=timeout)
 

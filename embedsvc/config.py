@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # More models by name (name -> local path or package), each loaded on first use; as JSON
     # in the environment: EMBEDSVC_MODELS='{"e5": "/models/e5-small"}'.
     models: dict[str, str] = Field(default_factory=dict)
+    # A re-ranker directory (`embedsvc train linker`) per terminology, for versions loaded
+    # without --reranker: EMBEDSVC_LINK_RERANKERS='{"hpo": "/models/hpo-reranker"}'.
+    link_rerankers: dict[str, str] = Field(default_factory=dict)
     # Inference runtime: auto (OpenVINO where it can run the model and profile, else torch),
     # openvino, or torch.
     backend: str = Field("auto", pattern="^(auto|openvino|torch)$")

@@ -203,9 +203,9 @@ class Core:
 
     def load_knowledge_base(
         self, kb: str, content: str, source_format: str = "", model: str = "",
-        filename: str = "",
+        filename: str = "", reranker: str = "",
     ) -> KnowledgeBaseInfo:
-        return self.linking.load(kb, content, source_format, model, filename)
+        return self.linking.load(kb, content, source_format, model, filename, reranker)
 
     def knowledge_bases(self) -> list[KnowledgeBaseInfo]:
         return self.linking.knowledge_bases()

@@ -52,6 +52,9 @@ def load(
     file: Annotated[Path, typer.Argument(help="Terminology: .jsonl, .obo or .csv")],
     kb: Annotated[str, typer.Option(help="Name of the terminology (a new version of it)")],
     model: Annotated[str, typer.Option(help="Served model for the alias vectors")] = "",
+    reranker: Annotated[str, typer.Option(
+        help="Re-ranker directory from `embedsvc train linker` (on the server's machine)"
+    )] = "",
     source_format: Annotated[str, typer.Option(
         "--format", help="jsonl, obo or csv (default: from the extension)"
     )] = "",
@@ -64,14 +67,16 @@ def load(
     content = _read_text(file)
     try:
         with _api(server, data_dir, api_key) as api:
-            info = api.load_knowledge_base(kb, content, source_format, model, file.name)
+            info = api.load_knowledge_base(kb, content, source_format, model, file.name,
+                                           reranker)
     except EmbedsvcError as error:
         _fail(error)
     if as_json:
         sys.stdout.write(json.dumps(asdict(info)) + "\n")
     else:
+        reranked = f", re-ranker {info.reranker}" if info.reranker else ""
         typer.echo(f"{info.name} v{info.version}: {info.concepts} concepts, {info.aliases} "
-                   f"aliases ({info.source_format}), model {info.model}")
+                   f"aliases ({info.source_format}), model {info.model}{reranked}")
 
 
 @link_app.command("mentions")
@@ -87,6 +92,9 @@ def mentions(
     generators: Annotated[list[str] | None, typer.Option(
         "--generator", help="sparse or dense (repeatable; default both, fused)"
     )] = None,
+    rerank: Annotated[bool, typer.Option(
+        help="Re-order with the KB's re-ranker; scores become probabilities over the list"
+    )] = False,
     server: Server = None, data_dir: DataDir = None, api_key: ApiKey = "",
     as_json: AsJson = False,
 ) -> None:
@@ -103,7 +111,7 @@ def mentions(
                 batch = inputs[start:start + BATCH]
                 asked = [m for m in batch if m is not None]
                 answers = iter(api.link_entities(
-                    kb, asked, k, threshold, generators or ()
+                    kb, asked, k, threshold, generators or (), rerank=rerank
                 ) if asked else [])
                 for item in batch:
                     _print(next(answers) if item is not None else None, as_json)
@@ -145,3 +153,43 @@ def _print(linked: Linked | None, as_json: bool) -> None:
     for candidate in linked.candidates:
         typer.echo(f"  {candidate.score:.3f}  {candidate.concept_id}  {candidate.name}  "
                    f"[{'+'.join(candidate.sources)}]")
+
+
+def train_linker(
+    kb: Annotated[str, typer.Option(help="Loaded terminology whose candidates to re-rank")],
+    mentions_file: Annotated[Path, typer.Option(
+        "--mentions", help='JSONL: {"mention": ..., "concept_id": ..., "context"?: ...}'
+    )],
+    out: Annotated[Path, typer.Option(help="Directory for the re-ranker")],
+    data_dir: DataDir = None,
+    negatives: Annotated[int, typer.Option(help="Hard negatives per mention")] = 15,
+    steps: Annotated[int, typer.Option(help="Optimizer steps (0 = one pass)")] = 0,
+    mentions_per_step: Annotated[int, typer.Option(help="Candidate lists per step")] = 4,
+    learning_rate: Annotated[float, typer.Option(help="AdamW learning rate")] = 3e-5,
+    rank_regularization: Annotated[float, typer.Option(
+        help="Weight of the L2 pull toward the generators' scores (xMEN's lambda)"
+    )] = 0.1,
+    train_layers: Annotated[int, typer.Option(
+        help="Train only the top N transformer layers and the head (0 = all)"
+    )] = 0,
+    base: Annotated[str, typer.Option(help="Base model dir or package ('' = bundled)")] = "",
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+) -> None:
+    """Train a cross-encoder re-ranker for a terminology: each mention against its gold
+    concept and the generators' hard negatives (listwise loss + rank regularization). Use it
+    with `embedsvc link load FILE --kb NAME --reranker DIR` and `link mentions --rerank`."""
+    from embedsvc.cli import _fail
+    from embedsvc.linking.training import train_linker as train
+
+    try:
+        with _api(None, data_dir, "") as core:
+            path = train(
+                core.linking, kb, mentions_file, out, negatives, steps=steps,
+                mentions_per_step=mentions_per_step, learning_rate=learning_rate,
+                rank_regularization=rank_regularization, train_layers=train_layers,
+                base_model=base, seed=seed,
+            )
+    except EmbedsvcError as error:
+        _fail(error)
+    typer.echo(f"re-ranker saved to {path}; use it with `embedsvc link load FILE --kb {kb} "
+               f"--reranker {path}` and `embedsvc link mentions --rerank`", err=True)

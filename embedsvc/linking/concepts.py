@@ -29,8 +29,8 @@ class Concept:
 
 @dataclass(frozen=True)
 class KnowledgeBaseInfo:
-    """One loaded version of a terminology: the model its alias vectors were made with and the
-    collection that stores them."""
+    """One loaded version of a terminology: the model its alias vectors were made with, the
+    collection that stores them, and the re-ranker it names."""
 
     name: str
     version: int
@@ -39,6 +39,7 @@ class KnowledgeBaseInfo:
     aliases: int
     source_format: str
     collection: str
+    reranker: str = ""  # the directory of its cross-encoder re-ranker, if it has one
 
 
 @dataclass(frozen=True)

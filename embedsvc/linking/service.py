@@ -18,7 +18,7 @@ import numpy as np
 
 from embedsvc.config import Settings
 from embedsvc.errors import FailedPrecondition, InvalidArgument, NotFound
-from embedsvc.linking import abbreviations, formats
+from embedsvc.linking import abbreviations, formats, reranker
 from embedsvc.linking.concepts import Candidate, KnowledgeBaseInfo, Linked, Mention
 from embedsvc.linking.ensemble import GENERATORS, fuse
 from embedsvc.linking.sparse import best_per_concept
@@ -41,6 +41,9 @@ GENERATOR_POOL = 64
 DENSE_ALIASES_PER_CONCEPT = 2
 # A query whose version two reloads replaced and removed meanwhile starts over on the new one.
 RETRIES_ON_RELOAD = 3
+# The re-ranker reads this many fused candidates and scores them as one list; any beyond it
+# (k > 32) follow in fused order with probability 0.
+RERANK_POOL = 32
 
 
 class Linking:
@@ -56,16 +59,20 @@ class Linking:
         self._open: dict[str, VersionedIndex] = {}
         self._lock = threading.Lock()
         self._load_locks: dict[str, threading.Lock] = {}
+        self.rerankers = reranker.Rerankers()
 
     # -- terminologies -----------------------------------------------------------------
 
     def load(
         self, kb: str, content: str, source_format: str, model: str = "",
-        filename: str = "",
+        filename: str = "", reranker_dir: str = "",
     ) -> KnowledgeBaseInfo:
         """Parse, store and index a terminology as a new version of ``kb``; it serves once
-        complete, and queries meanwhile keep the previous version."""
+        complete, and queries meanwhile keep the previous version. ``reranker_dir`` names the
+        version's cross-encoder (written by `embedsvc train linker`)."""
         check_name(kb)
+        if reranker_dir:
+            reranker_dir = reranker.check_dir(reranker_dir)
         source_format = formats.format_of(filename or f"x.{source_format}", source_format)
         concepts = formats.parse(content, source_format)
         with self._load_lock(kb):
@@ -78,6 +85,7 @@ class Linking:
             info = KnowledgeBaseInfo(
                 kb, version, created.model, len(concepts),
                 sum(len(c.names()) for c in concepts), source_format, collection,
+                reranker_dir,
             )
             index = self.versions.write(info, concepts)
             batch = self.settings.max_documents_per_upsert
@@ -102,6 +110,10 @@ class Linking:
     def get(self, kb: str) -> KnowledgeBaseInfo:
         return self._index(kb).info
 
+    def serving(self, kb: str) -> VersionedIndex:
+        """The version of ``kb`` that queries use now."""
+        return self._index(kb)
+
     # -- linking -----------------------------------------------------------------------
 
     def link(
@@ -110,7 +122,9 @@ class Linking:
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
     ) -> list[Linked]:
         """Candidates for each mention, best first; NIL when the best scores below
-        ``threshold``. ``generators`` picks among sparse and dense (empty = both, fused)."""
+        ``threshold``. ``generators`` picks among sparse and dense (empty = both, fused);
+        ``rerank`` re-orders them with the KB's cross-encoder, scored by a softmax over the
+        re-ranked list."""
         texts = self._validate(mentions, k, threshold)
         chosen = list(dict.fromkeys(generators)) or list(GENERATORS)
         for name in chosen:
@@ -118,28 +132,25 @@ class Linking:
                 raise InvalidArgument(
                     f"unknown generator {name!r}; use {', '.join(GENERATORS)}", "generators"
                 )
-        if rerank:
-            raise InvalidArgument(
-                f"terminology {kb!r} has no trained re-ranker; link without rerank", "rerank"
-            )
         for _ in range(RETRIES_ON_RELOAD):
             index = self._index(kb)
             try:
                 return self._link(index, texts, mentions, k, threshold, chosen,
-                                  expand_abbreviations, is_active, deadline)
+                                  expand_abbreviations, rerank, is_active, deadline)
             except NotFound:
                 if self._index(kb).info.version == index.info.version:
                     raise
                 # Two reloads finished while this query ran and its version was removed:
                 # answer from the current one, whole.
         return self._link(self._index(kb), texts, mentions, k, threshold, chosen,
-                          expand_abbreviations, is_active, deadline)
+                          expand_abbreviations, rerank, is_active, deadline)
 
     def _link(
         self, index: VersionedIndex, texts: list[str], mentions: Sequence[Mention], k: int,
-        threshold: float, chosen: list[str], expand_abbreviations: bool,
+        threshold: float, chosen: list[str], expand_abbreviations: bool, rerank: bool,
         is_active: Callable[[], bool] | None, deadline: float | None,
     ) -> list[Linked]:
+        cross_encoder = self._reranker(index) if rerank else None
         expansions = [
             abbreviations.expand(text, mention.context) if expand_abbreviations else ""
             for text, mention in zip(texts, mentions, strict=True)
@@ -161,7 +172,12 @@ class Linking:
                 name: [hit for row in rows for hit in per_query[row]]
                 for name, per_query in found.items()
             }
-            fused = fuse(ranked, k)
+            fused = fuse(ranked, max(k, RERANK_POOL) if cross_encoder else k)
+            if cross_encoder and fused:
+                fused = self._rerank(cross_encoder, index, text, mentions[position],
+                                     fused[:RERANK_POOL])[:k] + [
+                    (c, 0.0, sources, alias) for c, _, sources, alias in fused[RERANK_POOL:k]
+                ]
             candidates = [
                 Candidate(index.ids[c], index.names[c], score, sources, index.aliases[alias])
                 for c, score, sources, alias in fused
@@ -171,6 +187,39 @@ class Linking:
                 Linked(text, candidates, nil, expansions[position], index.info.version)
             )
         return results
+
+    def _reranker(self, index: VersionedIndex) -> reranker.Reranker:
+        """The version's re-ranker, else the one the settings name for the terminology."""
+        path = index.info.reranker or self.settings.link_rerankers.get(index.info.name, "")
+        if not path:
+            raise InvalidArgument(
+                f"terminology {index.info.name!r} has no re-ranker; train one with `embedsvc "
+                f"train linker --kb {index.info.name} --mentions FILE --out DIR`, then load "
+                "the terminology with `embedsvc link load FILE --kb NAME --reranker DIR` (or "
+                "name it in the link_rerankers setting), or link without rerank", "rerank",
+            )
+        try:
+            return self.rerankers.get(path)
+        except InvalidArgument:
+            raise FailedPrecondition(
+                f"the re-ranker {path!r} of terminology {index.info.name!r} is gone or "
+                "damaged; load the terminology again with --reranker DIR"
+            ) from None
+
+    @staticmethod
+    def _rerank(
+        cross_encoder: reranker.Reranker, index: VersionedIndex, text: str, mention: Mention,
+        fused: list[tuple[int, float, tuple[str, ...], int]],
+    ) -> list[tuple[int, float, tuple[str, ...], int]]:
+        """The fused list re-ordered by the cross-encoder; scores are its softmax."""
+        marked = reranker.mention_text(text, mention.context, mention.start, mention.end)
+        logits = cross_encoder.logits(
+            marked, [reranker.concept_text(index.concept_names(c)) for c, *_ in fused],
+            [score for _, score, *_ in fused],
+        )
+        probabilities = reranker.softmax(logits)
+        order = sorted(range(len(fused)), key=lambda i: (-probabilities[i], i))
+        return [(fused[i][0], float(probabilities[i]), fused[i][2], fused[i][3]) for i in order]
 
     def _sparse(
         self, index: VersionedIndex, queries: list[str], pool: int

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,17 @@ class VersionedIndex:
         self.aliases = aliases
         self.alias_concepts = alias_concepts
         self.sparse = sparse
+
+    def concept_names(self, concept: int) -> list[str]:
+        """A concept's canonical name, then its other aliases (for the re-ranker)."""
+        return self._names_by_concept[concept]
+
+    @cached_property
+    def _names_by_concept(self) -> list[list[str]]:
+        grouped: list[list[str]] = [[] for _ in self.ids]
+        for alias, concept in zip(self.aliases, self.alias_concepts.tolist(), strict=True):
+            grouped[concept].append(alias)
+        return grouped
 
 
 class Versions:

@@ -44,11 +44,12 @@ def kb_out(info: KnowledgeBaseInfo) -> linking_pb2.KnowledgeBase:
     return linking_pb2.KnowledgeBase(
         name=info.name, version=info.version, model=info.model, concepts=info.concepts,
         aliases=info.aliases, format=info.source_format, collection=info.collection,
+        reranker=info.reranker,
     )
 
 
 def kb_in(message: linking_pb2.KnowledgeBase) -> KnowledgeBaseInfo:
     return KnowledgeBaseInfo(
         message.name, message.version, message.model, message.concepts, message.aliases,
-        message.format, message.collection,
+        message.format, message.collection, message.reranker,
     )

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65mbedsvc/v1/linking.proto\x12\x0b\x65mbedsvc.v1\"D\n\x07Mention\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\r\x12\x0b\n\x03\x65nd\x18\x04 \x01(\r\"\xae\x01\n\x13LinkEntitiesRequest\x12\n\n\x02kb\x18\x01 \x01(\t\x12&\n\x08mentions\x18\x02 \x03(\x0b\x32\x14.embedsvc.v1.Mention\x12\t\n\x01k\x18\x03 \x01(\r\x12\x0e\n\x06rerank\x18\x04 \x01(\x08\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x12\n\ngenerators\x18\x06 \x03(\t\x12!\n\x19no_abbreviation_expansion\x18\x07 \x01(\x08\"\\\n\tCandidate\x12\x12\n\nconcept_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0f\n\x07sources\x18\x04 \x03(\t\x12\r\n\x05\x61lias\x18\x05 \x01(\t\"l\n\rLinkedMention\x12\x0f\n\x07mention\x18\x01 \x01(\t\x12*\n\ncandidates\x18\x02 \x03(\x0b\x32\x16.embedsvc.v1.Candidate\x12\x0b\n\x03nil\x18\x03 \x01(\x08\x12\x11\n\texpansion\x18\x04 \x01(\t\"W\n\x14LinkEntitiesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.embedsvc.v1.LinkedMention\x12\x12\n\nkb_version\x18\x02 \x01(\r\"h\n\x18LoadKnowledgeBaseRequest\x12\n\n\x02kb\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\"\x84\x01\n\rKnowledgeBase\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08\x63oncepts\x18\x04 \x01(\x04\x12\x0f\n\x07\x61liases\x18\x05 \x01(\x04\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x12\n\ncollection\x18\x07 \x01(\t\"\x1b\n\x19ListKnowledgeBasesRequest\"Q\n\x1aListKnowledgeBasesResponse\x12\x33\n\x0fknowledge_bases\x18\x01 \x03(\x0b\x32\x1a.embedsvc.v1.KnowledgeBase2\xaa\x02\n\x14\x45ntityLinkingService\x12S\n\x0cLinkEntities\x12 .embedsvc.v1.LinkEntitiesRequest\x1a!.embedsvc.v1.LinkEntitiesResponse\x12V\n\x11LoadKnowledgeBase\x12%.embedsvc.v1.LoadKnowledgeBaseRequest\x1a\x1a.embedsvc.v1.KnowledgeBase\x12\x65\n\x12ListKnowledgeBases\x12&.embedsvc.v1.ListKnowledgeBasesRequest\x1a\'.embedsvc.v1.ListKnowledgeBasesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65mbedsvc/v1/linking.proto\x12\x0b\x65mbedsvc.v1\"D\n\x07Mention\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\r\x12\x0b\n\x03\x65nd\x18\x04 \x01(\r\"\xae\x01\n\x13LinkEntitiesRequest\x12\n\n\x02kb\x18\x01 \x01(\t\x12&\n\x08mentions\x18\x02 \x03(\x0b\x32\x14.embedsvc.v1.Mention\x12\t\n\x01k\x18\x03 \x01(\r\x12\x0e\n\x06rerank\x18\x04 \x01(\x08\x12\x11\n\tthreshold\x18\x05 \x01(\x01\x12\x12\n\ngenerators\x18\x06 \x03(\t\x12!\n\x19no_abbreviation_expansion\x18\x07 \x01(\x08\"\\\n\tCandidate\x12\x12\n\nconcept_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0f\n\x07sources\x18\x04 \x03(\t\x12\r\n\x05\x61lias\x18\x05 \x01(\t\"l\n\rLinkedMention\x12\x0f\n\x07mention\x18\x01 \x01(\t\x12*\n\ncandidates\x18\x02 \x03(\x0b\x32\x16.embedsvc.v1.Candidate\x12\x0b\n\x03nil\x18\x03 \x01(\x08\x12\x11\n\texpansion\x18\x04 \x01(\t\"W\n\x14LinkEntitiesResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.embedsvc.v1.LinkedMention\x12\x12\n\nkb_version\x18\x02 \x01(\r\"z\n\x18LoadKnowledgeBaseRequest\x12\n\n\x02kb\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08\x66ilename\x18\x05 \x01(\t\x12\x10\n\x08reranker\x18\x06 \x01(\t\"\x96\x01\n\rKnowledgeBase\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\r\n\x05model\x18\x03 \x01(\t\x12\x10\n\x08\x63oncepts\x18\x04 \x01(\x04\x12\x0f\n\x07\x61liases\x18\x05 \x01(\x04\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\x12\x12\n\ncollection\x18\x07 \x01(\t\x12\x10\n\x08reranker\x18\x08 \x01(\t\"\x1b\n\x19ListKnowledgeBasesRequest\"Q\n\x1aListKnowledgeBasesResponse\x12\x33\n\x0fknowledge_bases\x18\x01 \x03(\x0b\x32\x1a.embedsvc.v1.KnowledgeBase2\xaa\x02\n\x14\x45ntityLinkingService\x12S\n\x0cLinkEntities\x12 .embedsvc.v1.LinkEntitiesRequest\x1a!.embedsvc.v1.LinkEntitiesResponse\x12V\n\x11LoadKnowledgeBase\x12%.embedsvc.v1.LoadKnowledgeBaseRequest\x1a\x1a.embedsvc.v1.KnowledgeBase\x12\x65\n\x12ListKnowledgeBases\x12&.embedsvc.v1.ListKnowledgeBasesRequest\x1a\'.embedsvc.v1.ListKnowledgeBasesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,13 +42,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LINKENTITIESRESPONSE']._serialized_start=493
   _globals['_LINKENTITIESRESPONSE']._serialized_end=580
   _globals['_LOADKNOWLEDGEBASEREQUEST']._serialized_start=582
-  _globals['_LOADKNOWLEDGEBASEREQUEST']._serialized_end=686
-  _globals['_KNOWLEDGEBASE']._serialized_start=689
-  _globals['_KNOWLEDGEBASE']._serialized_end=821
-  _globals['_LISTKNOWLEDGEBASESREQUEST']._serialized_start=823
-  _globals['_LISTKNOWLEDGEBASESREQUEST']._serialized_end=850
-  _globals['_LISTKNOWLEDGEBASESRESPONSE']._serialized_start=852
-  _globals['_LISTKNOWLEDGEBASESRESPONSE']._serialized_end=933
-  _globals['_ENTITYLINKINGSERVICE']._serialized_start=936
-  _globals['_ENTITYLINKINGSERVICE']._serialized_end=1234
+  _globals['_LOADKNOWLEDGEBASEREQUEST']._serialized_end=704
+  _globals['_KNOWLEDGEBASE']._serialized_start=707
+  _globals['_KNOWLEDGEBASE']._serialized_end=857
+  _globals['_LISTKNOWLEDGEBASESREQUEST']._serialized_start=859
+  _globals['_LISTKNOWLEDGEBASESREQUEST']._serialized_end=886
+  _globals['_LISTKNOWLEDGEBASESRESPONSE']._serialized_start=888
+  _globals['_LISTKNOWLEDGEBASESRESPONSE']._serialized_end=969
+  _globals['_ENTITYLINKINGSERVICE']._serialized_start=972
+  _globals['_ENTITYLINKINGSERVICE']._serialized_end=1270
 # @@protoc_insertion_point(module_scope)

@@ -71,21 +71,23 @@ class LinkEntitiesResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[LinkedMention, _Mapping]]] = ..., kb_version: _Optional[int] = ...) -> None: ...
 
 class LoadKnowledgeBaseRequest(_message.Message):
-    __slots__ = ("kb", "format", "content", "model", "filename")
+    __slots__ = ("kb", "format", "content", "model", "filename", "reranker")
     KB_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
+    RERANKER_FIELD_NUMBER: _ClassVar[int]
     kb: str
     format: str
     content: str
     model: str
     filename: str
-    def __init__(self, kb: _Optional[str] = ..., format: _Optional[str] = ..., content: _Optional[str] = ..., model: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+    reranker: str
+    def __init__(self, kb: _Optional[str] = ..., format: _Optional[str] = ..., content: _Optional[str] = ..., model: _Optional[str] = ..., filename: _Optional[str] = ..., reranker: _Optional[str] = ...) -> None: ...
 
 class KnowledgeBase(_message.Message):
-    __slots__ = ("name", "version", "model", "concepts", "aliases", "format", "collection")
+    __slots__ = ("name", "version", "model", "concepts", "aliases", "format", "collection", "reranker")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +95,7 @@ class KnowledgeBase(_message.Message):
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    RERANKER_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     model: str
@@ -100,7 +103,8 @@ class KnowledgeBase(_message.Message):
     aliases: int
     format: str
     collection: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., model: _Optional[str] = ..., concepts: _Optional[int] = ..., aliases: _Optional[int] = ..., format: _Optional[str] = ..., collection: _Optional[str] = ...) -> None: ...
+    reranker: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., model: _Optional[str] = ..., concepts: _Optional[int] = ..., aliases: _Optional[int] = ..., format: _Optional[str] = ..., collection: _Optional[str] = ..., reranker: _Optional[str] = ...) -> None: ...
 
 class ListKnowledgeBasesRequest(_message.Message):
     __slots__ = ()

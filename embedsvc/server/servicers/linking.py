@@ -28,7 +28,8 @@ class EntityLinkingServicer(linking_pb2_grpc.EntityLinkingServiceServicer):
     @rpc
     def LoadKnowledgeBase(self, request, context):  # noqa: N802
         return wire.kb_out(self.core.load_knowledge_base(
-            request.kb, request.content, request.format, request.model, request.filename
+            request.kb, request.content, request.format, request.model, request.filename,
+            request.reranker,
         ))
 
     @rpc
