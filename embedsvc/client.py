@@ -351,13 +351,14 @@ class _Api:
     def search(
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None, mode: str = "",
-        funnel_dims: int = 0,
+        funnel_dims: int = 0, query_vector: Sequence[float] | np.ndarray | None = None,
     ) -> list[Hit]:
         """Top-k chunks (or documents, with level="document"); ``where`` holds metadata
         conditions that must all hold (see `embedsvc.filters`); ``mode`` is dense, lexical or
         hybrid ("" = the server's default); ``funnel_dims`` > 0 shortlists by that many leading
         dims and re-scores at full width; ``query_profile`` may trade layers, tempscale or
-        precision for speed (never the width)."""
+        precision for speed (never the width); ``query_vector`` (of the collection's width)
+        replaces embedding the query on the server, and ``query`` may then be ""."""
         try:
             request = search_pb2.SearchRequest(
                 collection=collection, query=query, k=k,
@@ -366,6 +367,7 @@ class _Api:
                 query_profile=convert.overrides_out(query_profile),
                 mode=convert.MODE_ENUMS[choice("mode", mode, ("", *MODES))],
                 funnel_dims=funnel_dims,
+                query_vector=[] if query_vector is None else np.ravel(query_vector).tolist(),
             )
         except InvalidArgument as error:
             raise refused_here(error) from None

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embedsvc.config import Settings
 from embedsvc.encoding.registry import ModelRegistry
 from embedsvc.errors import InvalidArgument
@@ -176,11 +178,11 @@ class Core:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
-        mode: str = "", funnel_dims: int = 0,
+        mode: str = "", funnel_dims: int = 0, query_vector: np.ndarray | None = None,
     ) -> list[Hit]:
         return self.searcher.search(
             collection, query, k, where, level, query_profile, is_active, deadline, mode,
-            funnel_dims,
+            funnel_dims, query_vector,
         )
 
     # -- job titles --------------------------------------------------------------------

@@ -116,6 +116,12 @@ def test_search(client):
         collection="kb", query="q",
         filter=types_pb2.Filter(conditions=[types_pb2.Condition(key="k", equals=value)]))
     expect(INVALID, client._call, client.searching.Search, as_list)
+    expect(INVALID, client.search, "kb", "", query_vector=[0.5] * 10, match="10 dimensions")
+    expect(INVALID, client.search, "kb", "", query_vector=[float("nan")] * 384, match="NaN")
+    expect(INVALID, client.search, "kb", "", query_vector=[0.5] * 384, mode="lexical",
+           match="needs the query text")
+    [vector] = client.embed(["This document must survive everything."])
+    assert client.search("kb", "", k=1, query_vector=vector)[0].document_id == "keep"
 
 
 def test_chunk(client):

@@ -125,3 +125,34 @@ def test_funnel_shortlists_by_leading_dims_and_rescores_exactly(core):
     with pytest.raises(InvalidArgument) as error:
         core.search("mixed", "tea", funnel_dims=385)
     assert error.value.field == "funnel_dims"
+
+
+def test_a_query_vector_searches_as_its_text_does(core):
+    """A vector embedded elsewhere stands in for encoding the query: alone it searches dense,
+    with the text the lexical side still reads the words."""
+    query = "where do cats nap?"
+    [vector] = core.embed([query]).vectors
+    for level in ("chunk", "document"):
+        by_text = core.search("mixed", query, k=3, level=level, mode="dense")
+        by_vector = core.search("mixed", "", k=3, level=level, query_vector=vector)
+        assert ids(by_vector) == ids(by_text) and ids(by_vector)[0] == "cats.txt"
+        assert np.allclose([h.score for h in by_vector], [h.score for h in by_text], atol=1e-4)
+    # Not unit length: cosine collections compare its direction only.
+    assert ids(core.search("mixed", "", k=3, query_vector=vector * 7)) == ids(by_vector)
+    [words] = core.embed(["trim left"]).vectors
+    assert ids(core.search("mixed", "trim left", k=3, query_vector=words)) == ids(
+        core.search("mixed", "trim left", k=3))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"query_vector": np.ones(10, np.float32)}, "10 dimensions"),
+    ({"query_vector": np.full(384, np.nan, np.float32)}, "NaN"),
+    ({"query_vector": np.zeros(384, np.float32)}, "all zeros"),
+    ({"query_vector": np.ones(384, np.float32), "mode": "lexical"}, "needs the query text"),
+    ({"query_vector": np.ones(384, np.float32), "mode": "hybrid"}, "needs the query text"),
+    ({"query_vector": np.ones(384, np.float32), "query_profile": {"layers": 3}}, "one of the two"),
+    ({}, "query is empty"),
+])
+def test_bad_query_vectors_are_invalid_arguments(core, options, message):
+    with pytest.raises(InvalidArgument, match=message):
+        core.search("mixed", "", k=3, **options)

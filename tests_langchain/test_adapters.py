@@ -69,6 +69,18 @@ def test_collection_embeddings_match_the_stored_vectors(store, server_target):
     assert EmbedsvcEmbeddings(server_target, api_key=API_KEY).embed_documents([]) == []
 
 
+async def test_search_by_a_query_vector(store):
+    """A vector from the store's embeddings finds the right document, sync and async, with
+    filters; the server does not embed the query again."""
+    vector = store.embeddings.embed_query("a sleeping cat")
+    by_vector = store.similarity_search_with_score_by_vector(vector, k=2)
+    assert [d.id for d, _ in by_vector][0] == "cats"
+    assert [d.id for d in store.similarity_search_by_vector(vector, k=3,
+                                                            filter={"topic": "code"})] == ["db"]
+    assert [d.id for d in await store.asimilarity_search_by_vector(vector, k=1)] == ["cats"]
+    assert 0.3 < by_vector[0][1] <= 1.0 + 1e-6  # the cosine of a dense search
+
+
 async def test_async_store(server_target):
     store = EmbedsvcVectorStore(server_target, collection=f"lc-{uuid.uuid4().hex[:8]}",
                                 api_key=API_KEY)

@@ -256,6 +256,43 @@ class EmbedsvcVectorStore(VectorStore):
             return []
         return [(_document(hit), float(hit.score)) for hit in hits]
 
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4,
+                                    filter: dict | None = None, **kwargs: Any) -> list[Document]:
+        found = self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
+        return [doc for doc, _ in found]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[Document]:
+        found = await self.asimilarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
+        return [doc for doc, _ in found]
+
+    def similarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """Nearest documents to a vector embedded as this collection embeds queries (e.g. by
+        `EmbedsvcEmbeddings`), with their similarity."""
+        conditions = conditions_of_filter(filter)
+        try:
+            hits = self.connection.client().search(
+                self.collection, "", k=k, where=conditions, query_vector=embedding
+            )
+        except NotFound:
+            return []
+        return [(_document(hit), float(hit.score)) for hit in hits]
+
+    async def asimilarity_search_with_score_by_vector(
+        self, embedding: list[float], k: int = 4, filter: dict | None = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        conditions = conditions_of_filter(filter)
+        try:
+            hits = await self.connection.aclient().search(
+                self.collection, "", k=k, where=conditions, query_vector=embedding
+            )
+        except NotFound:
+            return []
+        return [(_document(hit), float(hit.score)) for hit in hits]
+
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
         """Cosine similarity in [-1, 1] as a relevance in [0, 1]."""
         return lambda score: (score + 1.0) / 2.0

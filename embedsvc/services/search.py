@@ -56,9 +56,13 @@ class Searcher:
         self, collection: str, query: str, k: int = 10, where: Where = None,
         level: str = "chunk", query_profile: ProfileOverrides | None = None,
         is_active: Callable[[], bool] | None = None, deadline: float | None = None,
-        mode: str = "", funnel_dims: int = 0,
+        mode: str = "", funnel_dims: int = 0, query_vector: np.ndarray | None = None,
     ) -> list[Hit]:
         """Top-k chunks, or top-k documents (k counts documents) when ``level`` is "document".
+
+        ``query_vector`` (embedded elsewhere, of the collection's width) replaces encoding the
+        query for the dense side; with it the query text is optional, and without text the
+        default mode is dense.
 
         ``mode`` is dense, lexical or hybrid ("" = DEFAULT_MODE). ``funnel_dims`` (0 = off)
         finds the dense candidates by a Matryoshka funnel: a shortlist by the leading dims,
@@ -67,9 +71,18 @@ class Searcher:
         another tempscale or precision), after its query prompt.
         """
         choice("level", level, LEVELS)
-        mode = choice("mode", mode or DEFAULT_MODE, MODES)
-        if not query.strip():
-            raise InvalidArgument("query is empty", "query")
+        has_text = bool(query.strip())
+        if query_vector is not None and not has_text:
+            mode = choice("mode", mode or "dense", MODES)
+            if mode != "dense":
+                raise InvalidArgument(
+                    f"{mode} search needs the query text; send query, or use mode dense with "
+                    "query_vector alone", "query",
+                )
+        else:
+            mode = choice("mode", mode or DEFAULT_MODE, MODES)
+        if not has_text and query_vector is None:
+            raise InvalidArgument("query is empty; send query text or a query_vector", "query")
         if len(query) > self.settings.max_query_chars:
             raise InvalidArgument(
                 f"query has {len(query)} characters, more than {self.settings.max_query_chars}; "
@@ -87,7 +100,9 @@ class Searcher:
                 f"dimensions, got {funnel_dims}", "funnel_dims",
             )
         vector = None
-        if mode != "lexical":
+        if query_vector is not None:
+            vector = _checked_query_vector(query_vector, info, query_profile)
+        elif mode != "lexical":
             profile = encoder.profile(info.profile, **(query_profile or {}))
             if not profile.query_compatible(info.profile, info.dimensions):
                 raise FailedPrecondition(
@@ -243,6 +258,30 @@ def document_mix(query: str) -> DocumentMix:
     """The hybrid document score for what ``query`` asks: PASSAGE_MIX for a question or a
     sentence, TOPIC_MIX for a phrase naming what a document is about (embedsvc.intent)."""
     return PASSAGE_MIX if asks_for_passage(query) else TOPIC_MIX
+
+
+def _checked_query_vector(
+    vector: np.ndarray, info: CollectionInfo, query_profile: ProfileOverrides | None
+) -> np.ndarray:
+    """A query vector sent by the caller, as the index compares it (unit length for cosine)."""
+    if query_profile:
+        raise InvalidArgument(
+            "query_profile says how to encode the query, but query_vector is already encoded; "
+            "send one of the two", "query_profile",
+        )
+    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if vector.shape[0] != info.dimensions:
+        raise InvalidArgument(
+            f"query_vector has {vector.shape[0]} dimensions but collection {info.name!r} "
+            f"stores {info.dimensions}; embed the query as the collection does (same model "
+            "and width)", "query_vector",
+        )
+    if not np.isfinite(vector).all():
+        raise InvalidArgument("query_vector holds NaN or infinite values", "query_vector")
+    norm = float(np.linalg.norm(vector))
+    if norm == 0.0:
+        raise InvalidArgument("query_vector is all zeros", "query_vector")
+    return vector / norm if info.metric == "cosine" else vector
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

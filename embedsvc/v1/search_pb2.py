@@ -26,23 +26,23 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from embedsvc.v1 import types_pb2 as embedsvc_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65mbedsvc/v1/search.proto\x12\x0b\x65mbedsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17\x65mbedsvc/v1/types.proto\"\xef\x01\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\r\x12#\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.embedsvc.v1.Filter\x12!\n\x05level\x18\x05 \x01(\x0e\x32\x12.embedsvc.v1.Level\x12\x32\n\rquery_profile\x18\x06 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\x1f\n\x04mode\x18\x07 \x01(\x0e\x32\x11.embedsvc.v1.Mode\x12\x13\n\x0b\x66unnel_dims\x18\x08 \x01(\r\"\x9d\x01\n\x03Hit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12!\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x12.embedsvc.v1.Chunk\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x08\x65vidence\x18\x05 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\"0\n\x0eSearchResponse\x12\x1e\n\x04hits\x18\x01 \x03(\x0b\x32\x10.embedsvc.v1.Hit*C\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEVEL_CHUNK\x10\x01\x12\x12\n\x0eLEVEL_DOCUMENT\x10\x02*O\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n\nMODE_DENSE\x10\x01\x12\x10\n\x0cMODE_LEXICAL\x10\x02\x12\x0f\n\x0bMODE_HYBRID\x10\x03\x32R\n\rSearchService\x12\x41\n\x06Search\x12\x1a.embedsvc.v1.SearchRequest\x1a\x1b.embedsvc.v1.SearchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65mbedsvc/v1/search.proto\x12\x0b\x65mbedsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17\x65mbedsvc/v1/types.proto\"\x85\x02\n\rSearchRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\t\n\x01k\x18\x03 \x01(\r\x12#\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.embedsvc.v1.Filter\x12!\n\x05level\x18\x05 \x01(\x0e\x32\x12.embedsvc.v1.Level\x12\x32\n\rquery_profile\x18\x06 \x01(\x0b\x32\x1b.embedsvc.v1.EncoderProfile\x12\x1f\n\x04mode\x18\x07 \x01(\x0e\x32\x11.embedsvc.v1.Mode\x12\x13\n\x0b\x66unnel_dims\x18\x08 \x01(\r\x12\x14\n\x0cquery_vector\x18\t \x03(\x02\"\x9d\x01\n\x03Hit\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12!\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x12.embedsvc.v1.Chunk\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x08\x65vidence\x18\x05 \x03(\x0b\x32\x12.embedsvc.v1.Chunk\"0\n\x0eSearchResponse\x12\x1e\n\x04hits\x18\x01 \x03(\x0b\x32\x10.embedsvc.v1.Hit*C\n\x05Level\x12\x15\n\x11LEVEL_UNSPECIFIED\x10\x00\x12\x0f\n\x0bLEVEL_CHUNK\x10\x01\x12\x12\n\x0eLEVEL_DOCUMENT\x10\x02*O\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n\nMODE_DENSE\x10\x01\x12\x10\n\x0cMODE_LEXICAL\x10\x02\x12\x0f\n\x0bMODE_HYBRID\x10\x03\x32R\n\rSearchService\x12\x41\n\x06Search\x12\x1a.embedsvc.v1.SearchRequest\x1a\x1b.embedsvc.v1.SearchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'embedsvc.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEVEL']._serialized_start=548
-  _globals['_LEVEL']._serialized_end=615
-  _globals['_MODE']._serialized_start=617
-  _globals['_MODE']._serialized_end=696
+  _globals['_LEVEL']._serialized_start=570
+  _globals['_LEVEL']._serialized_end=637
+  _globals['_MODE']._serialized_start=639
+  _globals['_MODE']._serialized_end=718
   _globals['_SEARCHREQUEST']._serialized_start=97
-  _globals['_SEARCHREQUEST']._serialized_end=336
-  _globals['_HIT']._serialized_start=339
-  _globals['_HIT']._serialized_end=496
-  _globals['_SEARCHRESPONSE']._serialized_start=498
-  _globals['_SEARCHRESPONSE']._serialized_end=546
-  _globals['_SEARCHSERVICE']._serialized_start=698
-  _globals['_SEARCHSERVICE']._serialized_end=780
+  _globals['_SEARCHREQUEST']._serialized_end=358
+  _globals['_HIT']._serialized_start=361
+  _globals['_HIT']._serialized_end=518
+  _globals['_SEARCHRESPONSE']._serialized_start=520
+  _globals['_SEARCHRESPONSE']._serialized_end=568
+  _globals['_SEARCHSERVICE']._serialized_start=720
+  _globals['_SEARCHSERVICE']._serialized_end=802
 # @@protoc_insertion_point(module_scope)

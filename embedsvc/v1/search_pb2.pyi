@@ -30,7 +30,7 @@ MODE_LEXICAL: Mode
 MODE_HYBRID: Mode
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "query", "k", "filter", "level", "query_profile", "mode", "funnel_dims")
+    __slots__ = ("collection", "query", "k", "filter", "level", "query_profile", "mode", "funnel_dims", "query_vector")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class SearchRequest(_message.Message):
     QUERY_PROFILE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     FUNNEL_DIMS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_VECTOR_FIELD_NUMBER: _ClassVar[int]
     collection: str
     query: str
     k: int
@@ -47,7 +48,8 @@ class SearchRequest(_message.Message):
     query_profile: _types_pb2.EncoderProfile
     mode: Mode
     funnel_dims: int
-    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., query_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., mode: _Optional[_Union[Mode, str]] = ..., funnel_dims: _Optional[int] = ...) -> None: ...
+    query_vector: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[str] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., query_profile: _Optional[_Union[_types_pb2.EncoderProfile, _Mapping]] = ..., mode: _Optional[_Union[Mode, str]] = ..., funnel_dims: _Optional[int] = ..., query_vector: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("document_id", "score", "chunk", "metadata", "evidence")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from embedsvc import convert
 from embedsvc.core import Core
 from embedsvc.errors import InvalidArgument
@@ -27,6 +29,8 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             convert.profile_overrides(request.query_profile),
             is_active=context.is_active, deadline=deadline(context),
             mode=convert.MODE_NAMES[request.mode], funnel_dims=request.funnel_dims,
+            query_vector=np.asarray(request.query_vector, dtype=np.float32)
+            if request.query_vector else None,
         )
         return search_pb2.SearchResponse(hits=[convert.hit_out(hit) for hit in hits])
 
