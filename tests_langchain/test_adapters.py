@@ -74,7 +74,7 @@ async def test_search_by_a_query_vector(store):
     filters; the server does not embed the query again."""
     vector = store.embeddings.embed_query("a sleeping cat")
     by_vector = store.similarity_search_with_score_by_vector(vector, k=2)
-    assert [d.id for d, _ in by_vector][0] == "cats"
+    assert by_vector[0][0].id == "cats"
     assert [d.id for d in store.similarity_search_by_vector(vector, k=3,
                                                             filter={"topic": "code"})] == ["db"]
     assert [d.id for d in await store.asimilarity_search_by_vector(vector, k=1)] == ["cats"]
