@@ -125,7 +125,7 @@ def main() -> None:
           f"{max(one_wall - busy - commit, 0):.0f} s (wall = fixed + chunks / min(N x actor "
           "rate, commit rate)):\n")
     print(markdown_table(["machines", "chunks/s", "est. wall s, this tree",
-                          "est. speed-up, this tree", f"est. hours, {LARGE_TREE:,} chunks"],
+                          "est. speed-up vs 1 actor, this tree", f"est. hours, {LARGE_TREE:,} chunks"],
                          estimate))
     write_results("ray_indexing", payload)
 
