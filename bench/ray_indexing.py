@@ -125,8 +125,8 @@ def main() -> None:
           f"{max(one_wall - busy - commit, 0):.0f} s (wall = fixed + chunks / min(N x actor "
           "rate, commit rate)):\n")
     print(markdown_table(["machines", "chunks/s", "est. wall s, this tree",
-                          "est. speed-up vs 1 actor, this tree", f"est. hours, {LARGE_TREE:,} chunks"],
-                         estimate))
+                          "est. speed-up vs 1 actor, this tree",
+                          f"est. hours, {LARGE_TREE:,} chunks"], estimate))
     write_results("ray_indexing", payload)
 
 
