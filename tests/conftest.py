@@ -174,6 +174,20 @@ class ServerProcess:
         return self.process.wait(timeout)
 
 
+@contextlib.contextmanager
+def server_on_store(request: pytest.FixtureRequest, data_dir: Path,
+                    **env: str) -> Iterator[ServerProcess]:
+    """A server on the store ``request.param`` names: SQLite in its data dir, or a fresh
+    PostgreSQL schema; stopped, and the schema dropped, afterwards."""
+    with contextlib.ExitStack() as stack:
+        url = ""
+        if request.param == "postgres":
+            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
+        process = ServerProcess(data_dir, url, **env).start()
+        stack.callback(process.stop)
+        yield process
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator:
     servers: list[ServerProcess] = []

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import grpc
 import pytest
 from google.protobuf import struct_pb2
 
 from embedsvc.v1 import embedding_pb2, index_pb2, search_pb2, types_pb2
-from tests.conftest import ServerProcess, postgres_schema
+from tests.conftest import server_on_store
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -25,13 +23,7 @@ LIMITS = dict(
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
     """One server per store; PostgreSQL rejects what SQLite lets through (NUL, lengths)."""
-    data = tmp_path_factory.mktemp("bad") / "data"
-    with contextlib.ExitStack() as stack:
-        url = ""
-        if request.param == "postgres":
-            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
-        process = ServerProcess(data, url, **LIMITS).start()
-        stack.callback(process.stop)
+    with server_on_store(request, tmp_path_factory.mktemp("bad") / "data", **LIMITS) as process:
         with process.client() as client:
             client.create_collection("kb")
             client.upsert("kb", [{"id": "keep", "text": "This document must survive everything."}])

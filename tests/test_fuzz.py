@@ -3,14 +3,13 @@ UNKNOWN, the server stays SERVING, and the stored data stays intact."""
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ServerProcess, postgres_schema
+from tests.conftest import server_on_store
 from tests.fuzz_requests import FAILURES, REQUESTS, intact, seed, sendable, sender
 
 EXAMPLES_PER_METHOD = 20  # bench/fuzz.py runs many more
@@ -18,15 +17,10 @@ EXAMPLES_PER_METHOD = 20  # bench/fuzz.py runs many more
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
-    with contextlib.ExitStack() as stack:
-        url = ""
-        if request.param == "postgres":
-            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
-        process = ServerProcess(
-            tmp_path_factory.mktemp("fuzz") / "data", url, EMBEDSVC_MAX_TEXT_CHARS="100000",
-            EMBEDSVC_MAX_QUEUE_TEXTS="64",
-        ).start()
-        stack.callback(process.stop)
+    with server_on_store(
+        request, tmp_path_factory.mktemp("fuzz") / "data", EMBEDSVC_MAX_TEXT_CHARS="100000",
+        EMBEDSVC_MAX_QUEUE_TEXTS="64",
+    ) as process:
         with process.client() as client:
             seed(client)
         yield process

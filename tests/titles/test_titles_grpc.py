@@ -4,7 +4,6 @@ run, bad input."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import grpc
@@ -12,19 +11,14 @@ import pytest
 
 from embedsvc.errors import InvalidArgument, NotFound
 from embedsvc.titles.types import CatalogEntry, TitleQuery
-from tests.conftest import ServerProcess, postgres_schema
+from tests.conftest import server_on_store
 from tests.titles.conftest import CATALOG_V1, CATALOG_V2
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
     """One server per store: catalogs, their versions and vectors live in its SQL."""
-    with contextlib.ExitStack() as stack:
-        url = ""
-        if request.param == "postgres":
-            url = stack.enter_context(postgres_schema(request.getfixturevalue("postgres_url")))
-        process = ServerProcess(tmp_path_factory.mktemp("titles") / "data", url).start()
-        stack.callback(process.stop)
+    with server_on_store(request, tmp_path_factory.mktemp("titles") / "data") as process:
         yield process
 
 
