@@ -38,6 +38,12 @@ from embedsvc.storage.milvus_filters import (
 )
 from embedsvc.types import CollectionInfo, Condition, IndexChanges, Level
 
+# pymilvus pings every 10 s even on an idle channel. A gRPC server on gRPC's default keepalive
+# policy (Milvus Lite's) allows one ping per 5 minutes without calls and answers early ones with
+# GOAWAY "too_many_pings" (seen within 100 s of idling); a recovery under load can then fail.
+# Ping only while calls are in flight, at the rate such servers accept.
+KEEPALIVE = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}
+
 log = logging.getLogger(__name__)
 
 # index type -> (build params, search params) used when the settings give none
@@ -84,7 +90,8 @@ class MilvusVectorIndex:
             self._lite = settings.data_dir / "milvus.db"
             uri = milvus_local.acquire(self._lite)
         try:
-            self.client = MilvusClient(uri=uri, token=settings.milvus_token)
+            self.client = MilvusClient(uri=uri, token=settings.milvus_token,
+                                       grpc_options=KEEPALIVE)
             self._state = f"{self.prefix}_state"
             self._create_state()
         except MilvusException as error:
