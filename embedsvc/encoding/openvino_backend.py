@@ -41,10 +41,11 @@ BF16_MIN_COSINE = 0.9999  # the least cosine to fp32 that bf16 may cost to be th
 INT8_MIN_MEAN_COSINE = 0.98  # below this int8 is refused: retrieval quality would suffer
 _CHECK_TEXTS = 32
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
-# A pass of at most this many padded tokens (texts x longest) runs on one thread: a query or
-# a few gain nothing from more, and every extra inference thread spins for the others between
-# the layers' kernels, CPU that the server's own threads (gRPC, SQL, FAISS) need.
-SMALL_PASS_TOKENS = 512
+# A pass of at most this many padded tokens (texts x longest) runs on one thread: a query, or
+# the few that concurrent searchers queue together (8 of ~25 tokens), gains nothing from more,
+# and every extra inference thread spins for the others between the layers' kernels: CPU that
+# the server's own threads (gRPC, SQL, FAISS) need. Bulk passes (32 texts) stay above it.
+SMALL_PASS_TOKENS = 256
 
 
 class OpenVinoModel:
