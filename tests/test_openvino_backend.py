@@ -8,9 +8,11 @@ import subprocess
 import sys
 
 import numpy as np
+import openvino as ov
 import pytest
 
 from embedsvc.encoding.elastic import ElasticModel
+from embedsvc.encoding.openvino_backend import SMALL_PASS_TOKENS
 from embedsvc.encoding.pipeline import FastTokenizer, read_pipeline
 from embedsvc.encoding.profile import cpu_flags
 from embedsvc.encoding.sentence_transformer import SentenceTransformerEncoder
@@ -130,3 +132,22 @@ def test_pipelines_with_more_than_mean_pooling_are_left_to_torch(encoder, tmp_pa
     cls = {**pooling, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(cls))
     assert read_pipeline(tmp_path) is None
+
+
+def test_a_query_runs_on_one_unpinned_thread_and_a_large_pass_on_every_core(encoder):
+    model = encoder._openvino
+    precision = encoder.info.default_profile.precision
+    assert model.pass_threading(["how do I open a database connection?"], precision) == (1, False)
+    large = [TEXTS[-1]] * (SMALL_PASS_TOKENS // 128)
+    runtimes_choice = ov.Core().compile_model(
+        model.directory / "model.xml", "CPU", {"PERFORMANCE_HINT": "LATENCY"}
+    ).get_property("INFERENCE_NUM_THREADS")
+    assert model.pass_threading(large, precision) == (runtimes_choice, False)
+
+
+def test_a_text_has_the_same_vector_alone_and_in_a_large_pass(encoder):
+    model, precision = encoder._openvino, encoder.info.default_profile.precision
+    alone = np.concatenate([model.encode([text], precision) for text in TEXTS])
+    large = model.encode(TEXTS * 4, precision)[: len(TEXTS)]  # 20 texts x 256 tokens: one pass
+    assert model.pass_threading(TEXTS * 4, precision)[0] != 1 or os.cpu_count() == 1
+    assert cosine(alone, large).min() >= 0.9999

@@ -41,6 +41,11 @@ BF16_MIN_COSINE = 0.9999  # the least cosine to fp32 that bf16 may cost to be th
 INT8_MIN_MEAN_COSINE = 0.98  # below this int8 is refused: retrieval quality would suffer
 _CHECK_TEXTS = 32
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
+# A pass of at most this many padded tokens (texts x longest) runs on one thread: a query, or
+# the few that concurrent searchers queue together (8 of ~25 tokens), gains nothing from more,
+# and every extra inference thread spins for the others between the layers' kernels: CPU that
+# the server's own threads (gRPC, SQL, FAISS) need. Bulk passes (32 texts) stay above it.
+SMALL_PASS_TOKENS = 256
 
 
 class OpenVinoModel:
@@ -55,8 +60,8 @@ class OpenVinoModel:
         self.core = ov.Core()
         self.core.set_property({"CACHE_DIR": str(self.directory / "compiled")})
         self._cpu = _cpu_key(self.core)
-        self._compiled: dict[str, Any] = {}
-        self._requests: dict[str, Any] = {}
+        self._compiled: dict[tuple[str, bool], Any] = {}
+        self._requests: dict[tuple[str, bool], Any] = {}
         self._checks: dict[str, dict[str, float]] = {}
         self._lock = threading.RLock()
         with locked(self.directory):
@@ -109,14 +114,25 @@ class OpenVinoModel:
         with self._lock:
             return self._run(precision, texts)
 
-    def _run(self, precision: str, texts: list[str]) -> np.ndarray:
-        compiled = self._compiled_for(precision)
-        names = {port.get_any_name() for port in compiled.inputs}
-        inputs = {k: v for k, v in self.tokenizer.batch(texts).items() if k in names}
-        return np.array(self._requests[precision].infer(inputs)[0], dtype=np.float32)
+    def pass_threading(self, texts: list[str], precision: str) -> tuple[int, bool]:
+        """How the pass for ``texts`` runs: its inference threads (one for a small pass, else
+        the runtime's choice, one per physical core) and whether they are pinned to cores."""
+        with self._lock:
+            small = self.tokenizer.batch(texts)["input_ids"].size <= SMALL_PASS_TOKENS
+            compiled = self._compiled_for(precision, small)
+            return (int(compiled.get_property("INFERENCE_NUM_THREADS")),
+                    bool(compiled.get_property("ENABLE_CPU_PINNING")))
 
-    def _compiled_for(self, precision: str) -> Any:
-        compiled = self._compiled.get(precision)
+    def _run(self, precision: str, texts: list[str]) -> np.ndarray:
+        batch = self.tokenizer.batch(texts)
+        small = batch["input_ids"].size <= SMALL_PASS_TOKENS  # padded: texts x longest
+        compiled = self._compiled_for(precision, small)
+        names = {port.get_any_name() for port in compiled.inputs}
+        inputs = {k: v for k, v in batch.items() if k in names}
+        return np.array(self._requests[precision, small].infer(inputs)[0], dtype=np.float32)
+
+    def _compiled_for(self, precision: str, small: bool) -> Any:
+        compiled = self._compiled.get((precision, small))
         if compiled is None:
             if precision == "int8":
                 self._quantize()
@@ -124,11 +140,10 @@ class OpenVinoModel:
             else:
                 hint = _HINTS[precision]
             compiled = self.core.compile_model(
-                self._xml(precision), "CPU",
-                {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"},
+                self._xml(precision), "CPU", _properties(hint, small)
             )
-            self._requests[precision] = compiled.create_infer_request()
-            self._compiled[precision] = compiled
+            self._requests[precision, small] = compiled.create_infer_request()
+            self._compiled[precision, small] = compiled
         return compiled
 
     def _quantize(self) -> None:
@@ -142,6 +157,19 @@ class OpenVinoModel:
 
     def _xml(self, precision: str) -> Path:
         return self.directory / ("int8.xml" if precision == "int8" else "model.xml")
+
+
+def _properties(hint: str, small: bool) -> dict[str, Any]:
+    """Compile properties: threads not pinned to cores, since the cores are shared with the
+    server's other threads (and other processes): a pinned thread waits for its own core while
+    another is free, and its partners spin meanwhile."""
+    properties: dict[str, Any] = {
+        "INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY",
+        "ENABLE_CPU_PINNING": False,
+    }
+    if small:
+        properties["INFERENCE_NUM_THREADS"] = 1
+    return properties
 
 
 def _cpu_key(core: ov.Core) -> str:
