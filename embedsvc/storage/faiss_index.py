@@ -264,13 +264,13 @@ class _FlatIndex(_Space):
         exact scores at full width for the shortlist only."""
         if allowed_ids is not None and len(allowed_ids) == 0:
             return []
-        with self._lock:
+        with self._lock:  # the funnel re-scores from the index's own vectors
             if self._index.ntotal == 0:
                 return []
             funnel = self._funnels.get(dims)
             if funnel is None:
                 funnel = self._funnels[dims] = _Funnel.of(self._index, dims, self.metric)
-        return funnel.search(query, k, allowed_ids)
+            return funnel.search(query, k, allowed_ids)
 
 
 class _HnswIndex(_Space):
@@ -526,7 +526,7 @@ class _Funnel:
 
     def __init__(self, ids: np.ndarray, full: np.ndarray, dims: int, metric: str) -> None:
         self.ids, self.full, self.metric = ids, full, metric
-        low = np.ascontiguousarray(full[:, :dims])
+        low = np.array(full[:, :dims])  # a copy: ``full`` may be the index's own vectors
         if metric == "cosine":
             low /= np.maximum(np.linalg.norm(low, axis=1, keepdims=True), 1e-12)
             self.low = faiss.IndexFlatIP(dims)
@@ -537,8 +537,12 @@ class _Funnel:
 
     @classmethod
     def of(cls, index: faiss.Index, dims: int, metric: str) -> _Funnel:
+        """A funnel over an id-mapped flat index; its full vectors are a view of the index's
+        own (no copy): valid until the index changes, when the funnel is dropped."""
         ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-        return cls(ids, index.index.reconstruct_n(0, index.ntotal), dims, metric)
+        flat = faiss.downcast_index(index.index)
+        full = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d)
+        return cls(ids, full.reshape(index.ntotal, index.d), dims, metric)
 
     def search(
         self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None

@@ -48,6 +48,8 @@ class TestFaiss(VectorIndexContract):
         for level in ("chunk", "document"):
             for query in QUERIES:
                 assert mapped.search(info, query, 5, level) == memory.search(info, query, 5, level)
+                assert mapped.search(info, query, 5, level, funnel_dims=4) == memory.search(
+                    info, query, 5, level, funnel_dims=4)
         memory.close()
 
         _, changes = repository.delete_documents(info, ["d1", "d2"])
