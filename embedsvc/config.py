@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     vector_backend: str = "faiss"
     # Threads FAISS uses inside one search (and index build); searches run side by side anyway.
     faiss_threads: int = Field(1, ge=1)
+    # Open saved FAISS indexes memory-mapped: the vectors stay in the file's pages (read on
+    # demand, reclaimable) instead of being copied into the process; a space is read into
+    # memory on its first write (see README, "Vector index types").
+    faiss_mmap: bool = True
     # FAISS index of a new collection whose request names none: flat (exact), hnsw or ivf.
     # The parameters below are a new collection's defaults; each collection keeps the values it
     # was created with (CreateCollection may set its own).

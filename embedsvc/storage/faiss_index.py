@@ -15,6 +15,13 @@ and an approximate search that finds fewer than k (or fewer than all the matchin
 redone exactly, so a filter still yields k hits whenever k matching chunks exist. Each space
 is saved to its own file, only when it changed, atomically beside the SQL generation it
 reflects; on `sync` a stale or half-saved set is repaired from the repository.
+
+Saved spaces are opened memory-mapped (``faiss_mmap``): FAISS reads the vectors, IVF lists
+included, as views of the file's pages, so opening costs no copy and memory holds only the
+pages searches touch, as reclaimable page cache. FAISS cannot grow, compact or delete from a
+view (a delete segfaults on the read-only pages), so a mapped space reads its file into memory
+before its first write (`_Space._own`); the file is never changed under a mapping, because
+saves write a new file and rename it over the old one.
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ FUNNEL_FACTOR = 10
 # Vectors per IVF cluster that k-means needs at least (FAISS warns below it).
 MIN_POINTS_PER_CLUSTER = 39
 _ANY_LABEL = (0, 2**63 - 1)  # every label but a tombstone's -1
+# Flat codes and IVF lists as views of the file (FAISS >= 1.11; IO_FLAG_MMAP's on-disk lists
+# do not combine with it).
+_MAPPED = faiss.IO_FLAG_MMAP_IFC
 
 
 @dataclass(frozen=True)
@@ -56,12 +66,13 @@ class _Options:
     params: Mapping[str, int] | None = None
     rebuild_fraction: float = 0.25
     exact_fraction: float = 0.05
+    mapped: bool = False  # saved spaces open memory-mapped
 
     @classmethod
     def of(cls, info: CollectionInfo, settings: Settings) -> _Options:
         params = {**settings.index_params(info.index), **info.index_params}
         return cls(info.index, params, settings.hnsw_rebuild_fraction,
-                   settings.ann_exact_fraction)
+                   settings.ann_exact_fraction, settings.faiss_mmap)
 
     def param(self, name: str) -> int:
         return int((self.params or {})[name])
@@ -98,10 +109,28 @@ class _Space:
         self.options = options
         self._lock = threading.Lock()
         self._index: faiss.Index
+        self._file: Path | None = None  # the saved file the index is a view of, if mapped
         self.dirty = False
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    @property
+    def mapped(self) -> bool:
+        return self._file is not None
+
+    def _own(self) -> None:
+        """Before a write to a mapped index: read its file into memory and use that copy. The
+        file holds what the mapping shows (a mapped space writes nothing to FAISS's views; its
+        file is replaced only by a save of that same content). Called with ``_lock`` held."""
+        if self._file is not None:
+            index = faiss.read_index(str(self._file))
+            self._file = None
+            self._replace(index)
+
+    def _replace(self, index: faiss.Index) -> None:
+        """Use ``index``, an in-memory copy of the mapped one."""
+        self._index = index
 
     def ids(self) -> np.ndarray:
         raise NotImplementedError
@@ -138,14 +167,22 @@ class _Space:
 
     @classmethod
     def load(cls, path: Path, dimensions: int, metric: str, options: _Options) -> _Space | None:
-        """The saved space, or None when it is missing, unreadable or of another shape."""
+        """The saved space (mapped when ``options.mapped``), or None when it is missing,
+        unreadable or of another shape."""
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), _MAPPED if options.mapped else 0)
         except (OSError, ValueError, RuntimeError):
             return None
         if index.d != dimensions or index.metric_type != _metric_type(metric):
             return None
-        return cls.adopt(index, dimensions, metric, options)
+        space = cls.adopt(index, dimensions, metric, options)
+        if space is not None and options.mapped:
+            space.map_from(path)
+        return space
+
+    def map_from(self, path: Path) -> None:
+        """Note that the index is a view of ``path``."""
+        self._file = path
 
     @classmethod
     def adopt(cls, index: faiss.Index, dimensions: int, metric: str,
@@ -184,10 +221,15 @@ class _FlatIndex(_Space):
             ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
             return ids, self._index.index.reconstruct_n(0, self._index.ntotal)
 
+    def _replace(self, index: faiss.Index) -> None:
+        self._index = index
+        self._funnels.clear()
+
     def add(self, ids: np.ndarray, vectors: np.ndarray | None) -> None:
         if len(ids) == 0 or vectors is None:
             return
         with self._lock:
+            self._own()
             self._index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
             )
@@ -198,6 +240,7 @@ class _FlatIndex(_Space):
         if len(ids) == 0:
             return
         with self._lock:
+            self._own()
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
             self._funnels.clear()
             self.dirty = True
@@ -221,13 +264,13 @@ class _FlatIndex(_Space):
         exact scores at full width for the shortlist only."""
         if allowed_ids is not None and len(allowed_ids) == 0:
             return []
-        with self._lock:
+        with self._lock:  # the funnel re-scores from the index's own vectors
             if self._index.ntotal == 0:
                 return []
             funnel = self._funnels.get(dims)
             if funnel is None:
                 funnel = self._funnels[dims] = _Funnel.of(self._index, dims, self.metric)
-        return funnel.search(query, k, allowed_ids)
+            return funnel.search(query, k, allowed_ids)
 
 
 class _HnswIndex(_Space):
@@ -244,6 +287,11 @@ class _HnswIndex(_Space):
         self._graph = faiss.downcast_index(index.index)
         self._labels = faiss.vector_to_array(index.id_map).astype(np.int64)  # by position
         self._dead = int((self._labels < 0).sum())
+
+    def _replace(self, index: faiss.Index) -> None:
+        # Deletes since the open marked tombstones in memory only (the id map is never a view).
+        faiss.rev_swig_ptr(index.id_map.data(), index.id_map.size())[:] = self._labels
+        self._index, self._graph = index, faiss.downcast_index(index.index)
 
     @classmethod
     def adopt(cls, index, dimensions, metric, options):
@@ -268,11 +316,13 @@ class _HnswIndex(_Space):
             return
         ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
+            self._own()
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
             self._labels = np.concatenate([self._labels, ids])
             self.dirty = True
 
     def remove(self, ids):
+        """Tombstones: labels in the id map, which is in memory even when the graph is mapped."""
         if len(ids) == 0:
             return
         with self._lock:
@@ -331,7 +381,7 @@ class _HnswIndex(_Space):
             log.info("HNSW graph rebuilt without its %d deleted vectors (%d live)",
                      self._dead, len(ids))
             self._index, self._graph = rebuilt._index, rebuilt._graph
-            self._labels, self._dead = rebuilt._labels, 0
+            self._labels, self._dead, self._file = rebuilt._labels, 0, None
             self.dirty = True
 
 
@@ -342,13 +392,13 @@ class _IvfIndex(_Space):
     def __init__(self, dimensions: int, metric: str, options: _Options,
                  index: faiss.Index | None = None) -> None:
         super().__init__(dimensions, metric, options)
-        self._exact: _FlatIndex | None = None
+        self._exact: _FlatIndex | None = None  # until trained; then ``_index`` is the IVF
         if index is None:
             self._exact = _FlatIndex(dimensions, metric, options=options)
-            index = self._exact._index
         elif isinstance(index, faiss.IndexIDMap2):
             self._exact = _FlatIndex(dimensions, metric, index, options)
-        self._index = index
+        else:
+            self._index = index
 
     @classmethod
     def adopt(cls, index, dimensions, metric, options):
@@ -361,7 +411,19 @@ class _IvfIndex(_Space):
     def trained(self) -> bool:
         return self._exact is None
 
+    @property
+    def mapped(self) -> bool:
+        return self._exact.mapped if self._exact is not None else self._file is not None
+
+    def map_from(self, path: Path) -> None:
+        if self._exact is not None:
+            self._exact.map_from(path)
+        else:
+            self._file = path
+
     def __len__(self) -> int:
+        if self._exact is not None:
+            return len(self._exact)
         return int(self._index.ntotal)
 
     def ids(self) -> np.ndarray:
@@ -378,6 +440,7 @@ class _IvfIndex(_Space):
             self._exact.add(ids, vectors)
         elif len(ids) and vectors is not None:
             with self._lock:
+                self._own()
                 self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                          np.asarray(ids, dtype=np.int64))
         self.dirty = self.dirty or bool(len(ids))
@@ -387,6 +450,7 @@ class _IvfIndex(_Space):
             self._exact.remove(ids)
         elif len(ids):
             with self._lock:
+                self._own()
                 self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
         self.dirty = self.dirty or bool(len(ids))
 
@@ -462,7 +526,7 @@ class _Funnel:
 
     def __init__(self, ids: np.ndarray, full: np.ndarray, dims: int, metric: str) -> None:
         self.ids, self.full, self.metric = ids, full, metric
-        low = np.ascontiguousarray(full[:, :dims])
+        low = np.array(full[:, :dims])  # a copy: ``full`` may be the index's own vectors
         if metric == "cosine":
             low /= np.maximum(np.linalg.norm(low, axis=1, keepdims=True), 1e-12)
             self.low = faiss.IndexFlatIP(dims)
@@ -473,8 +537,12 @@ class _Funnel:
 
     @classmethod
     def of(cls, index: faiss.Index, dims: int, metric: str) -> _Funnel:
+        """A funnel over an id-mapped flat index; its full vectors are a view of the index's
+        own (no copy): valid until the index changes, when the funnel is dropped."""
         ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-        return cls(ids, index.index.reconstruct_n(0, index.ntotal), dims, metric)
+        flat = faiss.downcast_index(index.index)
+        full = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d)
+        return cls(ids, full.reshape(index.ntotal, index.d), dims, metric)
 
     def search(
         self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None
@@ -536,18 +604,22 @@ class _CollectionIndexes:
         directory.mkdir(parents=True, exist_ok=True)
         with self.saving:
             with self.lock:  # no write in between: both files and the state agree
-                written = [
-                    (space.write(directory / name), directory / name)
-                    for name, space in (("chunks.faiss", self.chunks),
-                                        ("documents.faiss", self.documents))
-                    if space.dirty or not (directory / name).exists()
-                ]
+                spaces = [(space, directory / name)
+                          for name, space in (("chunks.faiss", self.chunks),
+                                              ("documents.faiss", self.documents))
+                          if space.dirty or not (directory / name).exists()]
+                written = [(space.write(path), path) for space, path in spaces]
                 generation = self.generation
-            for position, (tmp, path) in enumerate(written):
-                _sync_file(tmp)
-                os.replace(tmp, path)
-                if position == 0:
-                    fault_point("index.save")
+            try:
+                for position, (tmp, path) in enumerate(written):
+                    _sync_file(tmp)
+                    os.replace(tmp, path)
+                    if position == 0:
+                        fault_point("index.save")
+            except BaseException:
+                for space, _ in spaces:  # saved again by the next flush
+                    space.dirty = True
+                raise
             state = {"generation": generation, "dimensions": self.chunks.dimensions,
                      "metric": self.chunks.metric, "index": self.options.index}
             _atomic_write(directory / "state.json", json.dumps(state).encode())

@@ -6,10 +6,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
+from embedsvc.storage import faiss_index
 from embedsvc.storage.faiss_index import FaissVectorIndex
 from embedsvc.types import Condition
 from tests.vector_index.contract import VectorIndexContract, basis, prepared
+
+QUERIES = [basis(i, 0.2, 100 + i) for i in range(8)]
 
 
 class TestFaiss(VectorIndexContract):
@@ -17,6 +21,91 @@ class TestFaiss(VectorIndexContract):
 
     def assert_forgotten(self, index, info):
         assert not (index.data_dir / "indexes" / str(info.id)).exists()
+
+    def saved(self, repository, opened, documents: int = 24):
+        """A collection of ``documents`` one-chunk documents, written and flushed."""
+        index = opened()
+        info = self.collection(repository, index)
+        self.write(repository, index, info, *(prepared(f"d{i}", [basis(i, 0.3, i)])
+                                               for i in range(documents)))
+        index.flush()
+        return info
+
+    def in_memory(self, settings, repository, info) -> FaissVectorIndex:
+        index = FaissVectorIndex(settings.model_copy(update={"faiss_mmap": False}), repository)
+        index.sync(info)
+        return index
+
+    def test_a_mapped_reopen_searches_like_memory_then_takes_writes(
+            self, settings, repository, opened, caplog):
+        info = self.saved(repository, opened)
+        mapped = opened()
+        mapped.sync(info)
+        chunks = mapped._get(info).chunks
+        assert chunks.mapped and mapped._get(info).documents.mapped
+        memory = self.in_memory(settings, repository, info)
+        assert not memory._get(info).chunks.mapped
+        for level in ("chunk", "document"):
+            for query in QUERIES:
+                assert mapped.search(info, query, 5, level) == memory.search(info, query, 5, level)
+                assert mapped.search(info, query, 5, level, funnel_dims=4) == memory.search(
+                    info, query, 5, level, funnel_dims=4)
+        memory.close()
+
+        _, changes = repository.delete_documents(info, ["d1", "d2"])
+        mapped.apply(info, changes)
+        self.write(repository, mapped, info, prepared("new", [basis(3, 0.01, 7)]))
+        assert not chunks.mapped  # read into memory by the first write
+        new = self.chunk_ids(repository, info, "new")
+        assert mapped.search(info, basis(3), 1)[0][0] == new[0]
+        assert set(mapped.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
+        mapped.flush()
+        with caplog.at_level(logging.WARNING):
+            again = opened()
+            again.sync(info)
+        assert "repaired" not in caplog.text
+        assert again._get(info).chunks.mapped
+        assert set(again.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
+        assert again.search(info, basis(3), 1)[0][0] == new[0]
+
+    @pytest.mark.parametrize("failing", ["_sync_file", "fault_point"])
+    def test_a_save_that_dies_leaves_the_saved_files_usable(
+            self, settings, repository, opened, monkeypatch, failing):
+        """Dying before any rename keeps every file as it was; dying between the files (the
+        chunks renamed, the documents and the state not) is repaired on the next open; a
+        process that lives on saves again."""
+        info = self.saved(repository, opened)
+        directory = settings.data_dir / "indexes" / str(info.id)
+        before = {path.name: path.read_bytes() for path in directory.iterdir()}
+        mapped = opened()
+        mapped.sync(info)
+        self.write(repository, mapped, info, prepared("new", [basis(5, 0.01, 9)]))
+
+        def crash(*_: object) -> None:
+            raise OSError("the disk went away")
+
+        monkeypatch.setattr(faiss_index, failing, crash)
+        with pytest.raises(OSError):
+            mapped.flush()
+        monkeypatch.undo()
+        after = {path.name: path.read_bytes() for path in directory.iterdir()
+                 if path.suffix != ".tmp"}
+        unchanged = {"documents.faiss", "state.json"} | (
+            {"chunks.faiss"} if failing == "_sync_file" else set())
+        assert {name: after[name] for name in unchanged} == {
+            name: before[name] for name in unchanged}
+        new = self.chunk_ids(repository, info, "new")
+        assert mapped.search(info, basis(5), 1)[0][0] == new[0]  # still serving
+        reopened = opened()
+        reopened.sync(info)
+        assert set(reopened.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
+        assert set(reopened.ids(info, "document").tolist()) == set(
+            repository.ids(info, "document").tolist())
+        assert reopened.search(info, basis(5), 1)[0][0] == new[0]
+        assert mapped._get(info).dirty
+        mapped.flush()
+        state = faiss_index.json.loads((directory / "state.json").read_text())
+        assert state["generation"] == repository.generation(info.id)
 
     def test_a_saved_index_reopens_without_a_repair(self, repository, opened, caplog):
         index = opened()
@@ -66,6 +155,34 @@ class TestFaissHnsw(TestFaiss):
         assert (chunks.tombstones, len(chunks)) == (0, 14)
         assert set(reopened.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
         assert len(reopened.search(info, basis(1), 20)) == 14
+
+    def test_deletes_on_a_mapped_graph_stay_mapped_and_survive_its_first_add(
+            self, repository, opened, caplog):
+        """Tombstones live in the id map, in memory: a mapped graph takes deletes and saves
+        them without reading the vectors in; its first add reads them in, tombstones kept."""
+        info = self.saved(repository, opened, documents=40)
+        mapped = opened()
+        mapped.sync(info)
+        chunks = mapped._get(info).chunks
+        gone = {i for name in ("d0", "d8") for i in self.chunk_ids(repository, info, name)}
+        _, changes = repository.delete_documents(info, ["d0"])
+        mapped.apply(info, changes)
+        mapped.flush()  # the graph's file is replaced while it is mapped
+        _, changes = repository.delete_documents(info, ["d8"])  # a tombstone not yet saved
+        mapped.apply(info, changes)
+        assert chunks.mapped and chunks.tombstones == 2
+        assert not gone & {i for i, _ in mapped.search(info, basis(0), 40)}
+        self.write(repository, mapped, info, prepared("new", [basis(0, 0.01, 3)]))
+        assert not chunks.mapped and chunks.tombstones == 2
+        hits = {i for i, _ in mapped.search(info, basis(0), 40)}
+        assert not gone & hits and set(self.chunk_ids(repository, info, "new")) <= hits
+        assert set(mapped.ids(info).tolist()) == set(repository.ids(info, "chunk").tolist())
+        mapped.flush()
+        with caplog.at_level(logging.WARNING):
+            reopened = opened()
+            reopened.sync(info)
+        assert "repaired" not in caplog.text
+        assert reopened._get(info).chunks.tombstones == 2
 
     def test_a_replaced_document_vector_keeps_its_id_once(self, repository, opened):
         index = opened()
