@@ -90,7 +90,8 @@ class WeightedQuery:
         for lexeme, weight in zip(self.lexemes, self.idfs, strict=True):
             f = _WEIGHT_SCALE * func.ts_rank_cd(_WEIGHTS, vector,
                                                  cast(literal(lexeme_query(lexeme)), TSQUERY))
-            parts.append(weight * (K1 + 1.0) * f / (f + norm))
+            # f / (f + norm) written with f once: PostgreSQL would compute ts_rank_cd twice.
+            parts.append(weight * (K1 + 1.0) * (1.0 - norm / (f + norm)))
         return sum(parts[1:], parts[0])
 
 
