@@ -44,8 +44,10 @@ def ts_rank(terms: list[str]):
 
 
 def windows(words: list[str], count: int) -> list[str]:
+    """``count`` windows of WINDOW words, spread evenly (overlapping when words run short)."""
     step = max(1, (len(words) - WINDOW) // count)
-    return [" ".join(words[(i * step) % (len(words) - WINDOW):][:WINDOW]) for i in range(count)]
+    starts = ((i * step) % (len(words) - WINDOW) for i in range(count))
+    return [" ".join(words[start:start + WINDOW]) for start in starts]
 
 
 def load(repository: SqlRepository, texts: list[str]) -> CollectionInfo:
