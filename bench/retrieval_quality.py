@@ -198,7 +198,7 @@ def main() -> None:
                         help="comma-separated subset of code,faq,perl,needles,library,heldout")
     parser.add_argument("--postgres", action="store_true",
                         help="store each set in a PostgreSQL database of its own (lexical "
-                             "ranking by ts_rank) instead of SQLite (BM25)")
+                             "BM25 from collection statistics) instead of SQLite (FTS5 BM25)")
     args = parser.parse_args()
     ensure_doc_packages()
     started = time.monotonic()

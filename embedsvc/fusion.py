@@ -2,7 +2,7 @@
 
 Reciprocal-rank fusion (Cormack et al., 2009) scores an item ``sum_i w_i / (k0 + rank_i)`` over
 the lists it appears in (ranks from 1). It needs no score calibration, which matters here: a
-cosine and a BM25 / ts_rank score live on unrelated scales, and BM25's scale moves with the
+cosine and a BM25 score live on unrelated scales, and BM25's scale moves with the
 collection. ``k0`` and the lexical weight are chosen on the dev sets (bench/retrieval_quality.py).
 """
 
@@ -31,7 +31,7 @@ class DocumentMix:
     vector's, plus ``first`` x the first chunk's cosine (where a page says what it is about),
     plus ``lexical`` x the document's best lexical chunk score and ``lexical_first`` x its
     first chunk's, both over the best lexical chunk score among the candidates (so the
-    lexical parts are in [0, 1] whatever the collection's BM25 or ts_rank scale).
+    lexical parts are in [0, 1] whatever the collection's BM25 scale).
 
     Unlike rank fusion it keeps how far apart the scores are: on the dev sets it beats every
     reciprocal-rank variant at document level (bench/README.md)."""

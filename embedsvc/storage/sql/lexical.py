@@ -4,17 +4,18 @@ It lives inside the chunk rows' own transactions, so it can never disagree with 
 needs repair: on SQLite an external-content FTS5 table over (symbol, context, text, terms) kept
 by triggers on `chunks` (a cascade delete fires them too); on PostgreSQL a generated tsvector
 column of `chunks` with a GIN index. Both split at every non-alphanumeric character and stem
-English (porter / the `english` configuration); `terms` adds camelCase parts.
+English (porter / the `english` configuration); `terms` adds camelCase parts. Both rank by BM25
+with the same column weights: FTS5's own `bm25()` on SQLite, storage/sql/bm25.py on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import reduce
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 
+from embedsvc.storage.sql.bm25 import WeightedQuery
 from embedsvc.storage.sql.schema import ChunkRow
 
 # Column weights: a symbol or heading that names the query counts more than a body mention.
@@ -74,19 +75,20 @@ def drop(connection: Connection) -> None:
 
 
 def ranked_chunks(
-    dialect: str, terms: Sequence[str], collection_id: int, k: int,
+    query: Sequence[str] | WeightedQuery, collection_id: int, k: int,
     documents: Select | None = None,
 ) -> Select:
-    """(chunk id, score) of the ``k`` best chunks matching any of ``terms``, best first, higher
-    is better; ``documents`` (a select of document ids) restricts them, in the same query."""
-    if dialect == "sqlite":
-        query, score = _sqlite(terms)
+    """(chunk id, score) of the ``k`` best chunks matching any of the query's words, best
+    first, higher is better; ``documents`` (a select of document ids) restricts them, in the
+    same query. The query is its terms on SQLite, its lexemes weighed by bm25 on PostgreSQL."""
+    if isinstance(query, WeightedQuery):
+        ranked, score = _postgresql(query)
     else:
-        query, score = _postgresql(terms)
-    query = query.where(ChunkRow.collection_id == collection_id)
+        ranked, score = _sqlite(query)
+    ranked = ranked.where(ChunkRow.collection_id == collection_id)
     if documents is not None:
-        query = query.where(ChunkRow.document_id.in_(documents))
-    return query.order_by(score.desc(), ChunkRow.id).limit(k)
+        ranked = ranked.where(ChunkRow.document_id.in_(documents))
+    return ranked.order_by(score.desc(), ChunkRow.id).limit(k)
 
 
 def _sqlite(terms: Sequence[str]) -> tuple[Select, ColumnElement]:
@@ -102,11 +104,7 @@ def _sqlite(terms: Sequence[str]) -> tuple[Select, ColumnElement]:
     return query, score
 
 
-def _postgresql(terms: Sequence[str]) -> tuple[Select, ColumnElement]:
+def _postgresql(query: WeightedQuery) -> tuple[Select, ColumnElement]:
     vector = literal_column("chunks.lexical")
-    english = literal_column("'english'::regconfig")
-    # One plainto_tsquery per term, OR-ed: whatever a term holds, it is never query syntax.
-    tsquery = reduce(lambda a, b: a.op("||")(b),
-                     [func.plainto_tsquery(english, term) for term in terms])
-    score = func.ts_rank(vector, tsquery).label("score")
-    return select(ChunkRow.id, score).where(vector.op("@@")(tsquery)), score
+    score = query.score(vector).label("score")
+    return select(ChunkRow.id, score).where(vector.op("@@")(query.any_match())), score

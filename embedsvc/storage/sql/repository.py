@@ -29,6 +29,7 @@ from embedsvc.lexical import chunk_terms
 from embedsvc.metadata import canonical_json, filterable_entries
 from embedsvc.storage.lock import SERVER_HINT
 from embedsvc.storage.sql import lexical
+from embedsvc.storage.sql.bm25 import Bm25Statistics, WeightedQuery
 from embedsvc.storage.sql.database import (
     bounded_by_deadline,
     create_db_engine,
@@ -82,6 +83,7 @@ class SqlRepository:
         # inference never runs inside one).
         self._write_lock = threading.Lock()
         self._claim: Connection | None = None
+        self._bm25 = Bm25Statistics()  # PostgreSQL's lexical ranking (SQLite's FTS5 has its own)
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -322,9 +324,14 @@ class SqlRepository:
         if not terms:
             return []
         documents = _matching_documents(info, conditions) if conditions else None
-        query = lexical.ranked_chunks(self.dialect, terms, info.id, k, documents)
         with self._reading() as session:
-            return [(int(row[0]), float(row[1])) for row in session.execute(query)]
+            query: Sequence[str] | WeightedQuery | None = terms
+            if self.dialect != "sqlite":  # BM25 weights come from the collection's statistics
+                query = self._bm25.weigh(session, info.id, terms)
+            if query is None:
+                return []
+            ranked = lexical.ranked_chunks(query, info.id, k, documents)
+            return [(int(row[0]), float(row[1])) for row in session.execute(ranked)]
 
     def chunk_hits(self, ranked: Sequence[tuple[int, float]]) -> list[Hit]:
         """Hits for ranked (chunk id, score) pairs, in rank order; ids deleted meanwhile are
