@@ -64,6 +64,17 @@ def test_vectors_match_torch_fp32(encoder, torch_model, precision, least):
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
 
+def test_a_pass_split_over_streams_keeps_each_texts_vector_in_its_row(encoder):
+    model = encoder._openvino
+    assert model.streams >= 1
+    assert encoder._batcher.max_pass_texts == encoder.max_pass_texts * model.streams
+    together = model.encode(TEXTS, "fp32")
+    alone = np.concatenate([model.encode([text], "fp32") for text in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    reordered = model.encode(TEXTS[::-1], "fp32")
+    np.testing.assert_allclose(reordered[::-1], together, atol=1e-5)
+
+
 def replace_dims(profile: EncoderProfile, dims: int | None) -> EncoderProfile:
     return EncoderProfile(dimensions=dims, precision=profile.precision)
 

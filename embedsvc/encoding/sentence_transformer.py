@@ -244,9 +244,11 @@ class SentenceTransformerEncoder:
                 self._start_openvino(pipeline)
             if self._openvino is None:
                 self._tokenizer = self.elastic.model.tokenizer
+            # OpenVINO splits a pass into one sub-batch per stream: each gets the pass size.
+            streams = 1 if self._openvino is None else self._openvino.streams
             self._batcher = Batcher(
-                self._encode_batch, self.max_batch_tokens, self.max_queue_texts,
-                self.max_pass_texts,
+                self._encode_batch, self.max_batch_tokens * streams, self.max_queue_texts,
+                self.max_pass_texts * streams,
             )
 
     def _start_openvino(self, pipeline: Pipeline) -> None:
