@@ -1,8 +1,8 @@
 """Serve a model's full-depth profiles on OpenVINO: tokenize -> run -> mean-pool, no torch.
 
 Measured on this machine kind (2 cores, AVX-512 with BF16 and VNNI, all-MiniLM-L6-v2) against
-torch fp32: OpenVINO at bf16 ran about 4x on 256-token texts and 3x on short ones at cosine
-0.99996, int8 (NNCF static) about 5.8x / 4.2x at cosine 0.99 (bench/backends.py). Precisions
+torch fp32 (bench/backends.py, a shared machine): bf16 about 3.3x on 256-token texts and 3.2x on
+short ones at cosine 0.99997, int8 (NNCF static) about 3.8x / 2.5x at cosine 0.99. Precisions
 map to OpenVINO's inference precision hint: fp32 -> f32, bf16 -> bf16, int8 -> the int8 model
 with bf16 (or f32) for what stays unquantized.
 
