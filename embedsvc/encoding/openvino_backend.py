@@ -1,10 +1,18 @@
 """Serve a model's full-depth profiles on OpenVINO: tokenize -> run -> mean-pool, no torch.
 
 Measured on this machine kind (2 cores, AVX-512 with BF16 and VNNI, all-MiniLM-L6-v2) against
-torch fp32: OpenVINO at bf16 ran about 4x on 256-token texts and 3x on short ones at cosine
-0.99996, int8 (NNCF static) about 5.8x / 4.2x at cosine 0.99 (bench/backends.py). Precisions
+torch fp32 (bench/backends.py, a shared machine): bf16 about 3.3x on 256-token texts and 3.2x on
+short ones at cosine 0.99997, int8 (NNCF static) about 3.8x / 2.5x at cosine 0.99. Precisions
 map to OpenVINO's inference precision hint: fp32 -> f32, bf16 -> bf16, int8 -> the int8 model
 with bf16 (or f32) for what stays unquantized.
+
+Models compile for throughput: OpenVINO runs several streams (2 on 2 cores, one thread each), and
+a pass is split into one sub-batch per stream, run together on an asynchronous request queue,
+so the next sub-batch is tokenized while the first one runs. One stream per core loses nothing
+to the threads of one stream waiting for each other, which is what a latency-compiled model (one
+stream over all cores) pays on every layer, and most when other work shares the cores.
+A small pass (a query, or the few queued together) runs on one thread of a second compiled
+model instead: more threads would only spin waiting for each other (``SMALL_PASS_TOKENS``).
 
 Every precision is checked once per CPU kind against the exact f32 graph on local texts, and the
 result is kept with the export: bf16 is the default only where it keeps cosine >= 0.9999, and
@@ -60,8 +68,9 @@ class OpenVinoModel:
         self.core = ov.Core()
         self.core.set_property({"CACHE_DIR": str(self.directory / "compiled")})
         self._cpu = _cpu_key(self.core)
-        self._compiled: dict[tuple[str, bool], Any] = {}
-        self._requests: dict[tuple[str, bool], Any] = {}
+        self._compiled: dict[tuple[str, bool], Any] = {}  # by (precision, small pass)
+        self._requests: dict[str, ov.InferRequest] = {}  # small passes, per precision
+        self._queues: dict[str, ov.AsyncInferQueue] = {}  # bulk passes, per precision
         self._checks: dict[str, dict[str, float]] = {}
         self._lock = threading.RLock()
         with locked(self.directory):
@@ -116,20 +125,50 @@ class OpenVinoModel:
 
     def pass_threading(self, texts: list[str], precision: str) -> tuple[int, bool]:
         """How the pass for ``texts`` runs: its inference threads (one for a small pass, else
-        the runtime's choice, one per physical core) and whether they are pinned to cores."""
+        the runtime's choice over all its streams) and whether they are pinned to cores."""
         with self._lock:
             small = self.tokenizer.batch(texts)["input_ids"].size <= SMALL_PASS_TOKENS
             compiled = self._compiled_for(precision, small)
             return (int(compiled.get_property("INFERENCE_NUM_THREADS")),
                     bool(compiled.get_property("ENABLE_CPU_PINNING")))
 
+    @property
+    def streams(self) -> int:
+        """How many sub-batches the default precision runs at once: a pass should hold as many
+        texts as that many sub-batches of the wanted size."""
+        with self._lock:
+            return len(self._queue_for(self.default_precision()))
+
     def _run(self, precision: str, texts: list[str]) -> np.ndarray:
+        """A small pass on one thread; a bulk pass as one sub-batch per stream (neighbours in
+        length stay together, each cut to its own longest text), run concurrently."""
         batch = self.tokenizer.batch(texts)
         small = batch["input_ids"].size <= SMALL_PASS_TOKENS  # padded: texts x longest
         compiled = self._compiled_for(precision, small)
-        names = {port.get_any_name() for port in compiled.inputs}
-        inputs = {k: v for k, v in batch.items() if k in names}
-        return np.array(self._requests[precision, small].infer(inputs)[0], dtype=np.float32)
+        names = [port.get_any_name() for port in compiled.inputs]
+        if small:
+            request = self._requests.get(precision)
+            if request is None:
+                request = self._requests[precision] = compiled.create_infer_request()
+            return np.array(request.infer({k: batch[k] for k in names})[0], dtype=np.float32)
+        queue = self._queue_for(precision)
+        parts = np.array_split(np.arange(len(texts)), min(len(queue), len(texts)))
+        pooled: list[np.ndarray | None] = [None] * len(parts)
+        for number, rows in enumerate(parts):
+            queue.start_async(_rows(batch, names, rows), (pooled, number))
+        queue.wait_all()
+        return np.concatenate(pooled).astype(np.float32, copy=False)
+
+    def _queue_for(self, precision: str) -> ov.AsyncInferQueue:
+        queue = self._queues.get(precision)
+        if queue is None:
+            compiled = self._compiled_for(precision, small=False)
+            queue = ov.AsyncInferQueue(
+                compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+            )
+            queue.set_callback(_keep_output)
+            self._queues[precision] = queue
+        return queue
 
     def _compiled_for(self, precision: str, small: bool) -> Any:
         compiled = self._compiled.get((precision, small))
@@ -142,7 +181,6 @@ class OpenVinoModel:
             compiled = self.core.compile_model(
                 self._xml(precision), "CPU", _properties(hint, small)
             )
-            self._requests[precision, small] = compiled.create_infer_request()
             self._compiled[precision, small] = compiled
         return compiled
 
@@ -160,16 +198,28 @@ class OpenVinoModel:
 
 
 def _properties(hint: str, small: bool) -> dict[str, Any]:
-    """Compile properties: threads not pinned to cores, since the cores are shared with the
+    """Compile properties. Threads are not pinned to cores, since the cores are shared with the
     server's other threads (and other processes): a pinned thread waits for its own core while
-    another is free, and its partners spin meanwhile."""
-    properties: dict[str, Any] = {
-        "INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY",
-        "ENABLE_CPU_PINNING": False,
-    }
+    another is free, and its partners spin meanwhile. A small pass runs on one thread; bulk
+    passes compile for throughput (one stream per core, see the module docstring)."""
     if small:
-        properties["INFERENCE_NUM_THREADS"] = 1
-    return properties
+        return {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": 1, "ENABLE_CPU_PINNING": False}
+    return {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "THROUGHPUT",
+            "ENABLE_CPU_PINNING": False}
+
+
+def _rows(batch: dict[str, np.ndarray], names: list[str], rows: np.ndarray) -> dict[str, Any]:
+    """The model inputs of some rows of a tokenized pass, without the columns that are padding
+    in every one of those rows."""
+    width = int(np.flatnonzero(batch["attention_mask"][rows].any(axis=0)).max()) + 1
+    return {name: np.ascontiguousarray(batch[name][rows, :width]) for name in names}
+
+
+def _keep_output(request: ov.InferRequest, slot: tuple[list[np.ndarray | None], int]) -> None:
+    """Copy a finished sub-batch's pooled vectors out before its request is reused."""
+    pooled, number = slot
+    pooled[number] = request.get_output_tensor(0).data.copy()
 
 
 def _cpu_key(core: ov.Core) -> str:
