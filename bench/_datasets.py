@@ -380,14 +380,16 @@ def python_library_pages(name: str = "Python library pages") -> LongDocumentSet:
                            list(range(len(pages))), [0] * len(pages))
 
 
-def library_set(held_out: bool = False) -> LongDocumentSet:
+def library_set(held_out: bool = False, whole: bool = False) -> LongDocumentSet:
     """The seeded sample of library pages (the topic mix was tuned on it), or with
-    ``held_out`` the other pages up to the same size, which checks that tuning."""
+    ``held_out`` the other pages up to the same size, which checks that tuning; ``whole`` puts
+    every page of that size in one corpus, the set the whole-document goal is measured on."""
     pages = python_library_pages()
     short = [i for i, text in enumerate(pages.documents) if len(text) <= LIBRARY_MAX_CHARS]
     sample = set(random.Random(SEED).sample(short, LIBRARY_PAGES))
-    keep = [i for i in short if (i in sample) != held_out]
-    name = f"{pages.name}, held out" if held_out else pages.name
+    keep = short if whole else [i for i in short if (i in sample) != held_out]
+    name = (f"{pages.name}, all" if whole
+            else f"{pages.name}, held out" if held_out else pages.name)
     return LongDocumentSet(name, [pages.documents[i] for i in keep],
                            [pages.queries[i] for i in keep], list(range(len(keep))),
                            [0] * len(keep))

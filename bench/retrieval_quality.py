@@ -194,8 +194,9 @@ def mix_label(mix: DocumentMix) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="code,faq,perl,needles,library,heldout",
-                        help="comma-separated subset of code,faq,perl,needles,library,heldout")
+    parser.add_argument("--sets", default="code,faq,perl,needles,library,heldout,pages",
+                        help="comma-separated subset of code,faq,perl,needles,library,heldout,"
+                             "pages")
     parser.add_argument("--postgres", action="store_true",
                         help="store each set in a PostgreSQL database of its own (lexical "
                              "BM25 from collection statistics) instead of SQLite (FTS5 BM25)")
@@ -214,6 +215,7 @@ def main() -> None:
         "needles": lambda: document_set(with_needles(python), cache),
         "library": lambda: document_set(library_set(), cache),
         "heldout": lambda: document_set(library_set(held_out=True), cache),
+        "pages": lambda: document_set(library_set(whole=True), cache),
     }
     results = {}
     for key in args.sets.split(","):
