@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SERVICE_NAMES = [service.name for service in SERVICES]
 # Threads beyond the admitted calls: health checks and refusals always find one free.
 RESERVED_THREADS = 4
+RESPONSE_GRACE = 5.0  # seconds for finished calls to send their responses after the drain
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -148,7 +149,9 @@ class Server:
         self._set_health(NOT_SERVING)
         if not self.admission.drain(grace):
             log.warning("calls still running after %ss; cancelling them", grace)
-        self.grpc.stop(0).wait(5)
+        # The handlers have returned, but their responses may still be on the way out, and
+        # stop(0) would cancel them: the client sees UNAVAILABLE for a call that succeeded.
+        self.grpc.stop(RESPONSE_GRACE).wait(RESPONSE_GRACE + 5)
         if self.metrics is not None:
             self.metrics.close()
         if self.http is not None:
