@@ -147,14 +147,17 @@ class Core:
     # -- documents ---------------------------------------------------------------------
 
     def upsert(self, collection: str, documents: Sequence[DocumentInput]) -> list[UpsertResult]:
+        refuse_domain_name(collection)
         return self.documents.upsert(collection, documents)
 
     def upsert_prepared(
         self, collection: str, documents: Sequence[PreparedDocument], model_fingerprint: str
     ) -> list[UpsertResult]:
+        refuse_domain_name(collection)
         return self.documents.upsert_prepared(collection, documents, model_fingerprint)
 
     def delete_documents(self, collection: str, ids: Sequence[str]) -> DeleteResult:
+        refuse_domain_name(collection)
         return self.documents.delete(collection, ids)
 
     def get_document(self, collection: str, document_id: str) -> StoredDocument:

@@ -19,7 +19,7 @@ from embedsvc.errors import (
     NotFound,
 )
 from embedsvc.storage.sql.schema import ChunkRow, CollectionRow
-from embedsvc.titles.types import CatalogEntry
+from embedsvc.titles.types import CatalogEntry, TitleQuery
 from embedsvc.types import Condition, DeleteResult, DocumentInput
 
 DOCS = [
@@ -248,7 +248,7 @@ def test_searches_run_while_upserts_write(make_core):
 
 def test_catalog_and_knowledge_base_versions_are_not_user_collections(make_core):
     """A catalog's versions live in collections of their own; the collection API neither lists
-    them (pages stay full) nor lets a user create or delete one by hand."""
+    them (pages stay full) nor lets a user create, delete or write into one by hand."""
     core = make_core()
     core.create_collection("a")
     core.load_catalog("jobs", [CatalogEntry("1", "Software Developer", ("Programmer",))])
@@ -263,4 +263,11 @@ def test_catalog_and_knowledge_base_versions_are_not_user_collections(make_core)
             core.create_collection(reserved)
         with pytest.raises(InvalidArgument, match="reserved"):
             core.delete_collection(reserved)
+    live = core.get_collection("titles.jobs.v1")
+    with pytest.raises(InvalidArgument, match="reserved"):
+        core.upsert("titles.jobs.v1", [DocumentInput("x", "Forklift Operator")])
+    with pytest.raises(InvalidArgument, match="reserved"):
+        core.delete_documents("titles.jobs.v1", ["1"])
+    assert core.get_collection("titles.jobs.v1").document_count == live.document_count
+    assert core.normalize_titles("jobs", [TitleQuery("programmer")])[0].candidates[0].id == "1"
     assert [c.name for c in core.catalogs()] == ["jobs"]

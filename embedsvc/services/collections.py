@@ -34,7 +34,8 @@ DOMAIN_PREFIXES = ("titles.", "kb.")
 
 def refuse_domain_name(name: str) -> None:
     """Catalog and knowledge-base versions change only through their own services, which swap
-    versions atomically; creating or deleting one by hand would break that."""
+    versions atomically and keep their entries beside the chunks; creating, deleting or
+    writing into one by hand would break that."""
     if name.startswith(DOMAIN_PREFIXES):
         raise InvalidArgument(
             f"collection name {name!r} is reserved: names starting with "
